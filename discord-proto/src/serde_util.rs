@@ -4,3 +4,20 @@
 pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
+
+/// Fields whose type Discord documents as `null`: present means "true",
+/// absent means "false" (role tags such as `premium_subscriber`).
+pub(crate) mod null_flag {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(_: &bool, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_none()
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<bool, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer)?;
+        Ok(true)
+    }
+}
