@@ -1,0 +1,141 @@
+//! Sessions and replay logs in memory.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use crate::Result;
+use crate::session::{Replay, SessionRecord, SessionStore};
+
+struct Entry {
+    record: Option<SessionRecord>,
+    log: VecDeque<(u64, String)>,
+    deadline: Instant,
+}
+
+/// Sessions in process memory, each log bounded to `capacity` events.
+pub struct MemorySessions {
+    capacity: usize,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl std::fmt::Debug for MemorySessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemorySessions")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemorySessions {
+    /// Sessions whose logs keep the last `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        MemorySessions {
+            capacity: capacity.max(1),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn live<'a>(map: &'a mut HashMap<String, Entry>, id: &str) -> Option<&'a mut Entry> {
+        let now = Instant::now();
+        if map.get(id).is_some_and(|e| e.deadline <= now) {
+            map.remove(id);
+        }
+        map.get_mut(id)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessions {
+    async fn save(&self, session: &SessionRecord, ttl: Duration) -> Result<()> {
+        let mut map = self.lock();
+        let deadline = Instant::now() + ttl;
+        match Self::live(&mut map, &session.session_id) {
+            Some(e) => {
+                e.record = Some(session.clone());
+                e.deadline = deadline;
+            }
+            None => {
+                map.insert(
+                    session.session_id.clone(),
+                    Entry {
+                        record: Some(session.clone()),
+                        log: VecDeque::new(),
+                        deadline,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>> {
+        let mut map = self.lock();
+        Ok(Self::live(&mut map, session_id).and_then(|e| e.record.clone()))
+    }
+
+    async fn delete(&self, session_id: &str) -> Result<()> {
+        self.lock().remove(session_id);
+        Ok(())
+    }
+
+    async fn append(&self, session_id: &str, seq: u64, payload: &str, ttl: Duration) -> Result<()> {
+        let mut map = self.lock();
+        let deadline = Instant::now() + ttl;
+        let capacity = self.capacity;
+        let entry = match Self::live(&mut map, session_id) {
+            Some(e) => e,
+            None => map.entry(session_id.to_owned()).or_insert(Entry {
+                record: None,
+                log: VecDeque::new(),
+                deadline,
+            }),
+        };
+        entry.log.push_back((seq, payload.to_owned()));
+        while entry.log.len() > capacity {
+            entry.log.pop_front();
+        }
+        if let Some(r) = entry.record.as_mut() {
+            r.seq = r.seq.max(seq);
+        }
+        entry.deadline = deadline;
+        Ok(())
+    }
+
+    async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay> {
+        let mut map = self.lock();
+        let Some(entry) = Self::live(&mut map, session_id) else {
+            return Ok(Replay::UnknownSession);
+        };
+        if entry.record.is_none() {
+            return Ok(Replay::UnknownSession);
+        }
+        Ok(replay_from(entry.log.iter().cloned(), seq))
+    }
+}
+
+/// The replay rule shared by backends: `log` holds consecutive sequence
+/// numbers (oldest first). Events after `seq` can be replayed when the log
+/// still holds `seq + 1` (or `seq` is the last one sent).
+pub(crate) fn replay_from(log: impl Iterator<Item = (u64, String)>, seq: u64) -> Replay {
+    let log: Vec<(u64, String)> = log.collect();
+    let Some(&(first, _)) = log.first() else {
+        return if seq == 0 {
+            Replay::Events(Vec::new())
+        } else {
+            Replay::Gap
+        };
+    };
+    let last = log.last().map_or(first, |(s, _)| *s);
+    if seq > last || seq + 1 < first {
+        return Replay::Gap;
+    }
+    Replay::Events(log.into_iter().filter(|(s, _)| *s > seq).collect())
+}

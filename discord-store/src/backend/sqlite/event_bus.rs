@@ -1,0 +1,122 @@
+//! [`EventBus`] on SQLite: one durable log; each group stores the offset of
+//! the last event it committed. One process, so one partition (0) holds
+//! every channel, which orders each channel's events trivially.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sqlx::{Row, SqlitePool};
+use tokio::sync::Notify;
+
+use super::{SqliteStore, db_id, from_db};
+use crate::Result;
+use crate::event_bus::{BusConsumer, BusEvent, Delivery, EventBus};
+
+#[async_trait]
+impl EventBus for SqliteStore {
+    async fn publish(&self, event: &BusEvent) -> Result<()> {
+        sqlx::query("INSERT INTO bus_events (channel_id, kind, payload) VALUES ($1, $2, $3)")
+            .bind(db_id(event.channel_id))
+            .bind(&event.kind)
+            .bind(event.payload.as_ref())
+            .execute(&self.pool)
+            .await?;
+        self.bus_notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn consumer(&self, group: &str) -> Result<Box<dyn BusConsumer>> {
+        let committed: Option<i64> =
+            sqlx::query_scalar("SELECT \"offset\" FROM bus_offsets WHERE group_name = $1")
+                .bind(group)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(Box::new(SqliteConsumer {
+            pool: self.pool.clone(),
+            notify: Arc::clone(&self.bus_notify),
+            group: group.to_owned(),
+            position: committed.unwrap_or(0),
+            buffer: VecDeque::new(),
+        }))
+    }
+}
+
+struct SqliteConsumer {
+    pool: SqlitePool,
+    notify: Arc<Notify>,
+    group: String,
+    /// The offset of the last event handed out.
+    position: i64,
+    buffer: VecDeque<Delivery>,
+}
+
+impl SqliteConsumer {
+    async fn fill(&mut self) -> Result<()> {
+        let rows = sqlx::query(
+            "SELECT \"offset\", channel_id, kind, payload FROM bus_events
+             WHERE \"offset\" > $1 ORDER BY \"offset\" LIMIT 256",
+        )
+        .bind(self.position)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let offset: i64 = row.try_get("offset")?;
+            let payload: Vec<u8> = row.try_get("payload")?;
+            self.position = offset;
+            self.buffer.push_back(Delivery {
+                event: BusEvent {
+                    channel_id: from_db(row.try_get("channel_id")?),
+                    kind: row.try_get("kind")?,
+                    payload: Bytes::from(payload),
+                },
+                partition: 0,
+                offset,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BusConsumer for SqliteConsumer {
+    async fn next(&mut self, timeout: Duration) -> Result<Option<Delivery>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(d) = self.buffer.pop_front() {
+                return Ok(Some(d));
+            }
+            // Register interest before looking, so a publish between the
+            // query and the wait is not missed.
+            let notify = Arc::clone(&self.notify);
+            let notified = notify.notified();
+            self.fill().await?;
+            if !self.buffer.is_empty() {
+                continue;
+            }
+            // Publishers in other processes do not notify us; poll too.
+            let wake = tokio::time::Instant::now() + Duration::from_millis(50);
+            if tokio::time::timeout_at(wake.min(deadline), notified)
+                .await
+                .is_err()
+                && tokio::time::Instant::now() >= deadline
+            {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn commit(&mut self, delivery: &Delivery) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO bus_offsets (group_name, \"offset\") VALUES ($1, $2)
+             ON CONFLICT (group_name) DO UPDATE SET \"offset\" = MAX(\"offset\", excluded.\"offset\")",
+        )
+        .bind(&self.group)
+        .bind(delivery.offset)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,370 @@
+//! [`MessageStore`] on SQLite.
+
+use async_trait::async_trait;
+use discord_proto::Snowflake;
+use discord_proto::model::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, db_id, from_db};
+use crate::message::{
+    HistoryAnchor, HistoryQuery, InsertOutcome, MessageBody, MessageRecord, MessageStore,
+    ReactionCount,
+};
+use crate::{Result, StoreError};
+
+/// The `data` column: the body plus the guild.
+#[derive(Serialize, Deserialize)]
+struct Data {
+    #[serde(default)]
+    guild_id: Option<Snowflake>,
+    #[serde(flatten)]
+    body: MessageBody,
+}
+
+const COLUMNS: &str = "id, channel_id, author_id, nonce, content, edited_at, data";
+
+fn row_to_record(row: &SqliteRow) -> Result<MessageRecord> {
+    let data: String = row.try_get("data")?;
+    let data: Data = serde_json::from_str(&data)?;
+    Ok(MessageRecord {
+        id: from_db(row.try_get("id")?),
+        channel_id: from_db(row.try_get("channel_id")?),
+        guild_id: data.guild_id,
+        author_id: from_db(row.try_get("author_id")?),
+        content: row.try_get("content")?,
+        nonce: row.try_get("nonce")?,
+        edited_at: row
+            .try_get::<Option<i64>, _>("edited_at")?
+            .map(Timestamp::from_unix_micros),
+        body: data.body,
+    })
+}
+
+fn data_json(m: &MessageRecord) -> Result<String> {
+    Ok(serde_json::to_string(&Data {
+        guild_id: m.guild_id,
+        body: m.body.clone(),
+    })?)
+}
+
+impl SqliteStore {
+    async fn insert_one<'e, E>(&self, exec: E, m: &MessageRecord) -> Result<(), sqlx::Error>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    {
+        let data = data_json(m).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO messages (id, channel_id, bucket, author_id, nonce, content, edited_at, data)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(db_id(m.id))
+        .bind(db_id(m.channel_id))
+        .bind(i64::from(self.buckets.bucket_of(m.id)))
+        .bind(db_id(m.author_id))
+        .bind(m.nonce.as_deref())
+        .bind(&m.content)
+        .bind(m.edited_at.map(Timestamp::unix_micros))
+        .bind(data)
+        .execute(exec)
+        .await?;
+        Ok(())
+    }
+
+    async fn page(
+        &self,
+        sql: &'static str,
+        channel_id: Snowflake,
+        anchor: Option<Snowflake>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>> {
+        let mut q = sqlx::query(sql).bind(db_id(channel_id));
+        if let Some(a) = anchor {
+            q = q.bind(db_id(a));
+        }
+        let rows = q.bind(limit as i64).fetch_all(&self.pool).await?;
+        rows.iter().map(row_to_record).collect()
+    }
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn insert(&self, message: &MessageRecord) -> Result<InsertOutcome> {
+        match self.insert_one(&self.pool, message).await {
+            Ok(()) => Ok(InsertOutcome::Inserted),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                let Some(nonce) = message.nonce.as_deref() else {
+                    return Err(StoreError::Conflict(format!(
+                        "message {} already exists",
+                        message.id
+                    )));
+                };
+                let row = sqlx::query(
+                    "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
+                     WHERE channel_id = $1 AND author_id = $2 AND nonce = $3",
+                )
+                .bind(db_id(message.channel_id))
+                .bind(db_id(message.author_id))
+                .bind(nonce)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(row) => Ok(InsertOutcome::Duplicate(Box::new(row_to_record(&row)?))),
+                    None => Err(StoreError::Conflict(format!(
+                        "message {} already exists",
+                        message.id
+                    ))),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn insert_batch(&self, messages: &[MessageRecord]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for m in messages {
+            self.insert_one(&mut *tx, m).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, channel_id: Snowflake, id: Snowflake) -> Result<Option<MessageRecord>> {
+        let row = sqlx::query(
+            "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
+             WHERE id = $1 AND channel_id = $2",
+        )
+        .bind(db_id(id))
+        .bind(db_id(channel_id))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(row_to_record).transpose()
+    }
+
+    async fn edit(&self, m: &MessageRecord) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE messages SET content = $1, edited_at = $2, data = $3
+             WHERE id = $4 AND channel_id = $5",
+        )
+        .bind(&m.content)
+        .bind(m.edited_at.map(Timestamp::unix_micros))
+        .bind(data_json(m)?)
+        .bind(db_id(m.id))
+        .bind(db_id(m.channel_id))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("message"));
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, channel_id: Snowflake, id: Snowflake) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM messages WHERE id = $1 AND channel_id = $2")
+            .bind(db_id(id))
+            .bind(db_id(channel_id))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1 AND channel_id = $2")
+            .bind(db_id(id))
+            .bind(db_id(channel_id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn bulk_delete(
+        &self,
+        channel_id: Snowflake,
+        ids: &[Snowflake],
+    ) -> Result<Vec<Snowflake>> {
+        let mut tx = self.pool.begin().await?;
+        let mut deleted = Vec::new();
+        for id in ids {
+            let done = sqlx::query("DELETE FROM messages WHERE id = $1 AND channel_id = $2")
+                .bind(db_id(*id))
+                .bind(db_id(channel_id))
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() > 0 {
+                sqlx::query("DELETE FROM reactions WHERE message_id = $1")
+                    .bind(db_id(*id))
+                    .execute(&mut *tx)
+                    .await?;
+                deleted.push(*id);
+            }
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn history(
+        &self,
+        channel_id: Snowflake,
+        query: HistoryQuery,
+    ) -> Result<Vec<MessageRecord>> {
+        query.validate()?;
+        let limit = usize::from(query.limit);
+        let _ = COLUMNS;
+        Ok(match query.anchor {
+            HistoryAnchor::Latest => {
+                self.page(
+                    "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
+                     WHERE channel_id = $1 ORDER BY id DESC LIMIT $2",
+                    channel_id,
+                    None,
+                    limit,
+                )
+                .await?
+            }
+            HistoryAnchor::Before(id) => {
+                self.page(
+                    "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
+                     WHERE channel_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                    channel_id,
+                    Some(id),
+                    limit,
+                )
+                .await?
+            }
+            HistoryAnchor::After(id) => {
+                let mut page = self
+                    .page(
+                        "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
+                         WHERE channel_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3",
+                        channel_id,
+                        Some(id),
+                        limit,
+                    )
+                    .await?;
+                page.reverse();
+                page
+            }
+            HistoryAnchor::Around(id) => {
+                let newer_n = query.around_newer();
+                let mut newer = if newer_n == 0 {
+                    Vec::new()
+                } else {
+                    self.page(
+                        "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
+                         WHERE channel_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3",
+                        channel_id,
+                        Some(id),
+                        newer_n,
+                    )
+                    .await?
+                };
+                newer.reverse();
+                let older = self
+                    .page(
+                        "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
+                         WHERE channel_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3",
+                        channel_id,
+                        Some(id),
+                        limit - newer_n,
+                    )
+                    .await?;
+                newer.extend(older);
+                newer
+            }
+        })
+    }
+
+    async fn add_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO reactions (message_id, emoji, user_id, channel_id, created_at)
+             SELECT $1, $2, $3, $4, $5
+             WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1 AND channel_id = $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(db_id(message_id))
+        .bind(emoji)
+        .bind(db_id(user_id))
+        .bind(db_id(channel_id))
+        .bind(Timestamp::now().unix_micros())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 && self.get(channel_id, message_id).await?.is_none() {
+            return Err(StoreError::NotFound("message"));
+        }
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn remove_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_id = $3 AND channel_id = $4",
+        )
+        .bind(db_id(message_id))
+        .bind(emoji)
+        .bind(db_id(user_id))
+        .bind(db_id(channel_id))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn reactions(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+    ) -> Result<Vec<ReactionCount>> {
+        let rows = sqlx::query(
+            "SELECT emoji, COUNT(*) AS n, MIN(created_at) AS first_at FROM reactions
+             WHERE message_id = $1 AND channel_id = $2
+             GROUP BY emoji ORDER BY first_at, emoji",
+        )
+        .bind(db_id(message_id))
+        .bind(db_id(channel_id))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReactionCount {
+                    emoji: r.try_get("emoji")?,
+                    count: u32::try_from(r.try_get::<i64, _>("n")?).unwrap_or(u32::MAX),
+                    first_at: Timestamp::from_unix_micros(r.try_get("first_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn reaction_users(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        after: Option<Snowflake>,
+        limit: u8,
+    ) -> Result<Vec<Snowflake>> {
+        let rows = sqlx::query(
+            "SELECT user_id FROM reactions
+             WHERE message_id = $1 AND channel_id = $2 AND emoji = $3 AND user_id > $4
+             ORDER BY user_id LIMIT $5",
+        )
+        .bind(db_id(message_id))
+        .bind(db_id(channel_id))
+        .bind(emoji)
+        .bind(after.map_or(-1, db_id))
+        .bind(i64::from(limit.clamp(1, 100)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(from_db(r.try_get("user_id")?)))
+            .collect()
+    }
+}

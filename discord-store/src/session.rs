@@ -1,0 +1,59 @@
+//! Gateway sessions: what a RESUME on any node needs, and a bounded replay
+//! log of the events each session was sent.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use discord_proto::Snowflake;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// The resumable state of a gateway session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session's ID.
+    pub session_id: String,
+    /// Its user.
+    pub user_id: Snowflake,
+    /// Its intents.
+    pub intents: u64,
+    /// `[shard_id, num_shards]`.
+    pub shard: [u32; 2],
+    /// The last sequence number sent.
+    pub seq: u64,
+    /// The node that holds the connection, if it is connected.
+    pub node_id: Option<String>,
+}
+
+/// The result of asking for a replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replay {
+    /// Every event after the requested sequence number, in order (possibly
+    /// none).
+    Events(Vec<(u64, String)>),
+    /// Some events after the requested sequence number were already dropped
+    /// from the bounded log, or the number is ahead of the log: the session
+    /// cannot be resumed from it.
+    Gap,
+    /// No such session (never existed or expired).
+    UnknownSession,
+}
+
+/// Session state and replay logs. Records and logs expire `ttl` after their
+/// last write.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Saves (creates or replaces) a session's state.
+    async fn save(&self, session: &SessionRecord, ttl: Duration) -> Result<()>;
+    /// A session's state.
+    async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>>;
+    /// Deletes a session and its log.
+    async fn delete(&self, session_id: &str) -> Result<()>;
+    /// Appends a sent event (its sequence number and encoded payload) to the
+    /// session's log, dropping the oldest beyond the store's bound, and
+    /// records `seq` as the session's last sequence number.
+    async fn append(&self, session_id: &str, seq: u64, payload: &str, ttl: Duration) -> Result<()>;
+    /// The events after `seq`.
+    async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay>;
+}

@@ -1,0 +1,195 @@
+//! The conformance suite against the embedded default: SQLite for messages,
+//! guild data and the event bus; memory for presence, sessions and pub/sub;
+//! local files for blobs.
+
+mod suite;
+
+use std::sync::Arc;
+
+use discord_proto::Snowflake;
+use discord_store::backend::memory::{MemoryPresence, MemoryPubSub, MemorySessions};
+use discord_store::backend::sqlite::{Durability, SqliteStore};
+use discord_store::message::{HistoryQuery, MessageRecord};
+use discord_store::{BusEvent, EventBus, MessageStore, ObjectBlobStore, Stores};
+
+async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("test.sqlite3"), Durability::Process)
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+#[tokio::test]
+async fn history_pages_across_buckets() {
+    let (s, _d) = sqlite().await;
+    suite::messages::history_pages_across_buckets(&s).await;
+}
+
+#[tokio::test]
+async fn history_edges() {
+    let (s, _d) = sqlite().await;
+    suite::messages::history_edges(&s).await;
+}
+
+#[tokio::test]
+async fn edit_and_delete() {
+    let (s, _d) = sqlite().await;
+    suite::messages::edit_and_delete(&s).await;
+}
+
+#[tokio::test]
+async fn nonce_deduplication() {
+    let (s, _d) = sqlite().await;
+    suite::messages::nonce_deduplication(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts() {
+    let (s, _d) = sqlite().await;
+    suite::messages::concurrent_inserts(Arc::new(s)).await;
+}
+
+#[tokio::test]
+async fn reactions() {
+    let (s, _d) = sqlite().await;
+    suite::messages::reactions(&s).await;
+}
+
+#[tokio::test]
+async fn users_and_tokens() {
+    let (s, _d) = sqlite().await;
+    suite::guilds::users_and_tokens(&s).await;
+}
+
+#[tokio::test]
+async fn applications() {
+    let (s, _d) = sqlite().await;
+    suite::guilds::applications(&s).await;
+}
+
+#[tokio::test]
+async fn guild_lifecycle() {
+    let (s, _d) = sqlite().await;
+    suite::guilds::guild_lifecycle(&s).await;
+}
+
+#[tokio::test]
+async fn channels() {
+    let (s, _d) = sqlite().await;
+    suite::guilds::channels(&s).await;
+}
+
+#[tokio::test]
+async fn members_and_roles() {
+    let (s, _d) = sqlite().await;
+    suite::guilds::members_and_roles(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invites() {
+    let (s, _d) = sqlite().await;
+    suite::guilds::invites(Arc::new(s)).await;
+}
+
+#[tokio::test]
+async fn presence_expiry() {
+    suite::live::presence_expiry(&MemoryPresence::new()).await;
+}
+
+#[tokio::test]
+async fn sessions_and_replay() {
+    suite::live::sessions_and_replay(&MemorySessions::new(50), 50).await;
+}
+
+#[tokio::test]
+async fn session_expiry() {
+    suite::live::session_expiry(&MemorySessions::new(50)).await;
+}
+
+#[tokio::test]
+async fn pubsub_delivery() {
+    suite::live::pubsub_delivery(&MemoryPubSub::new()).await;
+}
+
+#[tokio::test]
+async fn bus_order_and_resume() {
+    let (s, _d) = sqlite().await;
+    suite::bus::bus_order_and_resume(&s).await;
+}
+
+#[tokio::test]
+async fn blob_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    suite::bus::blob_round_trip(&ObjectBlobStore::local(dir.path()).unwrap()).await;
+}
+
+/// An acknowledged message survives closing and reopening the database (a
+/// process restart), and so do committed bus offsets.
+#[tokio::test]
+async fn acknowledged_writes_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("restart.sqlite3");
+    let channel = Snowflake::new(77);
+    {
+        let s = SqliteStore::open(&path, Durability::Process).await.unwrap();
+        for i in 1..=100u64 {
+            let m = MessageRecord::new(
+                Snowflake::new(i << 22),
+                channel,
+                Snowflake::new(1),
+                format!("m{i}"),
+            );
+            s.insert(&m).await.unwrap();
+        }
+        s.publish(&BusEvent {
+            channel_id: channel,
+            kind: "MESSAGE_CREATE".into(),
+            payload: "1".into(),
+        })
+        .await
+        .unwrap();
+        s.publish(&BusEvent {
+            channel_id: channel,
+            kind: "MESSAGE_CREATE".into(),
+            payload: "2".into(),
+        })
+        .await
+        .unwrap();
+        let mut c = s.consumer("indexer").await.unwrap();
+        let first = c
+            .next(std::time::Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap();
+        c.commit(&first).await.unwrap();
+        // Dropped without closing, as a crash would.
+    }
+    let s = SqliteStore::open(&path, Durability::Process).await.unwrap();
+    let page = s.history(channel, HistoryQuery::latest(100)).await.unwrap();
+    assert_eq!(page.len(), 100);
+    assert_eq!(page[0].content, "m100");
+    let mut c = s.consumer("indexer").await.unwrap();
+    let next = c
+        .next(std::time::Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.event.payload.as_ref(), b"2");
+}
+
+/// The bundle the server uses opens under a data directory.
+#[tokio::test]
+async fn embedded_bundle_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores::embedded(dir.path()).await.unwrap();
+    let m = MessageRecord::new(
+        Snowflake::new(5 << 22),
+        Snowflake::new(9),
+        Snowflake::new(1),
+        "x",
+    );
+    stores.messages.insert(&m).await.unwrap();
+    assert!(dir.path().join("discord.sqlite3").exists());
+    suite::bus::blob_round_trip(stores.blobs.as_ref()).await;
+}

@@ -1,0 +1,212 @@
+//! Presence, session and pub/sub behaviours.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use discord_proto::Snowflake;
+use discord_proto::model::{Activity, ClientStatus, Status};
+use discord_store::presence::PresenceRecord;
+use discord_store::session::{Replay, SessionRecord};
+use discord_store::{PresenceStore, PubSub, SessionStore, Topic};
+
+use super::namespace;
+
+fn online() -> PresenceRecord {
+    PresenceRecord {
+        status: Status::Online,
+        activities: vec![Activity::new("chess", 0)],
+        client_status: ClientStatus {
+            desktop: Some(Status::Online),
+            ..Default::default()
+        },
+    }
+}
+
+/// Presence reads back until its TTL passes, then reads as offline and is
+/// swept exactly once.
+pub async fn presence_expiry(store: &dyn PresenceStore) {
+    let a = Snowflake::new(namespace());
+    let b = Snowflake::new(namespace());
+    store
+        .set(a, &online(), Duration::from_millis(300))
+        .await
+        .unwrap();
+    store
+        .set(b, &online(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let got = store.get_many(&[a, b, Snowflake::new(1)]).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got.iter().find(|(id, _)| *id == a).unwrap().1, online());
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let got = store.get_many(&[a, b]).await.unwrap();
+    assert_eq!(got.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![b]);
+    let swept = store.sweep_expired().await.unwrap();
+    assert!(swept.contains(&a), "expired user reported: {swept:?}");
+    assert!(!swept.contains(&b));
+    assert!(
+        !store.sweep_expired().await.unwrap().contains(&a),
+        "reported once"
+    );
+
+    // Refreshing keeps it alive; remove is immediate.
+    assert!(store.remove(b).await.unwrap());
+    assert!(!store.remove(b).await.unwrap());
+    assert!(store.get_many(&[b]).await.unwrap().is_empty());
+}
+
+fn session(id: &str) -> SessionRecord {
+    SessionRecord {
+        session_id: id.to_owned(),
+        user_id: Snowflake::new(42),
+        intents: 513,
+        shard: [0, 1],
+        seq: 0,
+        node_id: Some("node-a".into()),
+    }
+}
+
+/// Sessions: state round trip; replay after any retained seq in order; a gap
+/// or an unknown session says so. `capacity` is the backend's log bound.
+pub async fn sessions_and_replay(store: &dyn SessionStore, capacity: u64) {
+    let id = format!("s{}", namespace());
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        store.replay_after(&id, 0).await.unwrap(),
+        Replay::UnknownSession
+    );
+    store.save(&session(&id), ttl).await.unwrap();
+    assert_eq!(store.get(&id).await.unwrap(), Some(session(&id)));
+    assert_eq!(
+        store.replay_after(&id, 0).await.unwrap(),
+        Replay::Events(vec![])
+    );
+
+    let total = capacity + 10;
+    for seq in 1..=total {
+        store
+            .append(&id, seq, &format!("{{\"s\":{seq}}}"), ttl)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.get(&id).await.unwrap().unwrap().seq,
+        total,
+        "last seq recorded"
+    );
+    // The oldest ten fell out of the bound.
+    let first_kept = total - capacity + 1;
+    assert_eq!(
+        store.replay_after(&id, first_kept - 2).await.unwrap(),
+        Replay::Gap
+    );
+    let Replay::Events(events) = store.replay_after(&id, first_kept - 1).await.unwrap() else {
+        panic!("expected events")
+    };
+    assert_eq!(events.len() as u64, capacity);
+    assert!(
+        events
+            .iter()
+            .zip(first_kept..)
+            .all(|((s, p), want)| *s == want && *p == format!("{{\"s\":{want}}}"))
+    );
+    let Replay::Events(tail) = store.replay_after(&id, total - 3).await.unwrap() else {
+        panic!("expected events")
+    };
+    assert_eq!(
+        tail.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![total - 2, total - 1, total]
+    );
+    assert_eq!(
+        store.replay_after(&id, total).await.unwrap(),
+        Replay::Events(vec![])
+    );
+    assert_eq!(
+        store.replay_after(&id, total + 5).await.unwrap(),
+        Replay::Gap,
+        "seq from the future"
+    );
+
+    store.delete(&id).await.unwrap();
+    assert_eq!(store.get(&id).await.unwrap(), None);
+    assert_eq!(
+        store.replay_after(&id, total).await.unwrap(),
+        Replay::UnknownSession
+    );
+}
+
+/// Sessions expire after their TTL.
+pub async fn session_expiry(store: &dyn SessionStore) {
+    let id = format!("x{}", namespace());
+    store
+        .save(&session(&id), Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(store.get(&id).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(store.get(&id).await.unwrap(), None);
+    assert_eq!(
+        store.replay_after(&id, 0).await.unwrap(),
+        Replay::UnknownSession
+    );
+}
+
+async fn recv(sub: &mut Box<dyn discord_store::Subscriber>) -> Option<(Topic, Bytes)> {
+    tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Every subscriber of a topic gets each event, in order; unsubscribed
+/// topics stop arriving.
+pub async fn pubsub_delivery(ps: &dyn PubSub) {
+    let guild = Topic::Guild(Snowflake::new(namespace()));
+    let user = Topic::User(Snowflake::new(namespace()));
+    let mut a = ps.subscriber().await.unwrap();
+    let mut b = ps.subscriber().await.unwrap();
+    a.subscribe(&guild).await.unwrap();
+    a.subscribe(&user).await.unwrap();
+    b.subscribe(&guild).await.unwrap();
+
+    for i in 0..20 {
+        ps.publish(&guild, Bytes::from(format!("g{i}")))
+            .await
+            .unwrap();
+    }
+    ps.publish(&user, Bytes::from_static(b"u")).await.unwrap();
+    for sub in [&mut a, &mut b] {
+        for i in 0..20 {
+            assert_eq!(
+                recv(sub).await,
+                Some((guild.clone(), Bytes::from(format!("g{i}"))))
+            );
+        }
+    }
+    assert_eq!(
+        recv(&mut a).await,
+        Some((user.clone(), Bytes::from_static(b"u")))
+    );
+
+    b.unsubscribe(&guild).await.unwrap();
+    ps.publish(&guild, Bytes::from_static(b"after"))
+        .await
+        .unwrap();
+    ps.publish(
+        &Topic::User(Snowflake::new(1)),
+        Bytes::from_static(b"nobody"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        recv(&mut a).await,
+        Some((guild.clone(), Bytes::from_static(b"after")))
+    );
+    let nothing = tokio::time::timeout(Duration::from_millis(300), b.next()).await;
+    assert!(
+        nothing.is_err(),
+        "unsubscribed topic still delivered: {nothing:?}"
+    );
+    assert_eq!(Topic::from_key(&guild.key()), Some(guild));
+}
