@@ -58,9 +58,9 @@ impl Stores {
     pub async fn embedded(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let sqlite = Arc::new(
-            backend::sqlite::SqliteStore::open(
+            backend::sql::SqlStore::open_sqlite(
                 &data_dir.join("discord.sqlite3"),
-                backend::sqlite::Durability::default(),
+                backend::sql::Durability::default(),
             )
             .await?,
         );

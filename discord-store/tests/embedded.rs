@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use discord_proto::Snowflake;
 use discord_store::backend::memory::{MemoryPresence, MemoryPubSub, MemorySessions};
-use discord_store::backend::sqlite::{Durability, SqliteStore};
+use discord_store::backend::sql::{Durability, SqlStore};
 use discord_store::message::{HistoryQuery, MessageRecord};
 use discord_store::{BusEvent, EventBus, MessageStore, ObjectBlobStore, Stores};
 
-async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
+async fn sqlite() -> (SqlStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("test.sqlite3"), Durability::Process)
+    let store = SqlStore::open_sqlite(&dir.path().join("test.sqlite3"), Durability::Process)
         .await
         .unwrap();
     (store, dir)
@@ -132,7 +132,9 @@ async fn acknowledged_writes_survive_reopen() {
     let path = dir.path().join("restart.sqlite3");
     let channel = Snowflake::new(77);
     {
-        let s = SqliteStore::open(&path, Durability::Process).await.unwrap();
+        let s = SqlStore::open_sqlite(&path, Durability::Process)
+            .await
+            .unwrap();
         for i in 1..=100u64 {
             let m = MessageRecord::new(
                 Snowflake::new(i << 22),
@@ -165,7 +167,9 @@ async fn acknowledged_writes_survive_reopen() {
         c.commit(&first).await.unwrap();
         // Dropped without closing, as a crash would.
     }
-    let s = SqliteStore::open(&path, Durability::Process).await.unwrap();
+    let s = SqlStore::open_sqlite(&path, Durability::Process)
+        .await
+        .unwrap();
     let page = s.history(channel, HistoryQuery::latest(100)).await.unwrap();
     assert_eq!(page.len(), 100);
     assert_eq!(page[0].content, "m100");
@@ -191,5 +195,9 @@ async fn embedded_bundle_opens() {
     );
     stores.messages.insert(&m).await.unwrap();
     assert!(dir.path().join("discord.sqlite3").exists());
+    assert!(
+        dir.path().join("discord.sqlite3-wal").exists(),
+        "WAL mode is on"
+    );
     suite::bus::blob_round_trip(stores.blobs.as_ref()).await;
 }

@@ -71,28 +71,28 @@ CREATE TABLE invites (
 CREATE INDEX invites_by_guild ON invites (guild_id);
 CREATE INDEX invites_by_channel ON invites (channel_id);
 
--- Messages: the seed design's (channel_id, bucket, message_id) key; SQLite
--- needs no partitions, so history reads use (channel_id, id) directly.
+-- Messages: the seed design's (channel_id, bucket, message_id) key, clustered by
+-- (channel_id, id) so a history page is one range scan; no partitions needed.
 CREATE TABLE messages (
-    id         INTEGER PRIMARY KEY,
     channel_id INTEGER NOT NULL,
+    id         INTEGER NOT NULL,
     bucket     INTEGER NOT NULL,
     author_id  INTEGER NOT NULL,
     nonce      TEXT,
     content    TEXT NOT NULL,
     edited_at  INTEGER,
-    data       TEXT NOT NULL
-);
-CREATE INDEX messages_by_channel ON messages (channel_id, id);
+    data       TEXT NOT NULL,
+    PRIMARY KEY (channel_id, id)
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX messages_nonce ON messages (channel_id, author_id, nonce) WHERE nonce IS NOT NULL;
 
 CREATE TABLE reactions (
+    channel_id INTEGER NOT NULL,
     message_id INTEGER NOT NULL,
     emoji      TEXT NOT NULL,
     user_id    INTEGER NOT NULL,
-    channel_id INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
-    PRIMARY KEY (message_id, emoji, user_id)
+    PRIMARY KEY (channel_id, message_id, emoji, user_id)
 ) WITHOUT ROWID;
 
 -- The durable event bus: one log, consumer groups keep their offset.

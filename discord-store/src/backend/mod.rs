@@ -1,4 +1,4 @@
 //! One module per backend.
 
 pub mod memory;
-pub mod sqlite;
+pub mod sql;

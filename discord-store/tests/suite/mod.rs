@@ -25,3 +25,23 @@ pub fn namespace() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64);
     ((nanos ^ (pid << 20)) % 1_000_000_000) * 1000 + NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// The URL of a real service's suite from `env`, or `None` after saying
+/// loudly that the suite is skipped. If `DISCORD_STORE_REQUIRE` names the
+/// backend (comma-separated, as `.ci/run` sets it), a missing URL fails the
+/// test instead: CI must not pass with a backend untested.
+pub fn service_url(backend: &str, env: &str) -> Option<String> {
+    if let Ok(url) = std::env::var(env)
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    let required = std::env::var("DISCORD_STORE_REQUIRE").unwrap_or_default();
+    if required.split(',').any(|b| b.trim() == backend) {
+        panic!("{backend} suite required by DISCORD_STORE_REQUIRE but {env} is not set");
+    }
+    eprintln!(
+        "\n*** SKIPPED: the {backend} conformance suite did not run because {env} is not set. ***\n"
+    );
+    None
+}

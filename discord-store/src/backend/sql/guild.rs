@@ -5,10 +5,10 @@ use discord_proto::Snowflake;
 use discord_proto::model::{Channel, Guild, Role, Timestamp, User};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
-use super::{SqliteStore, db_id, from_db};
+use super::{SqlStore, db_id, from_db};
 use crate::guild::{
     ApplicationRecord, ChannelPosition, GuildStore, InviteRecord, MemberRecord, NewGuild,
     UserRecord,
@@ -19,7 +19,7 @@ fn to_json<T: Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)?)
 }
 
-fn from_json<T: DeserializeOwned>(row: &SqliteRow) -> Result<T> {
+fn from_json<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
     let data: String = row.try_get("data")?;
     Ok(serde_json::from_str(&data)?)
 }
@@ -32,7 +32,7 @@ fn member_doc(m: &MemberRecord) -> Result<String> {
     to_json(&doc)
 }
 
-async fn write_member_roles(tx: &mut Transaction<'_, Sqlite>, m: &MemberRecord) -> Result<()> {
+async fn write_member_roles(tx: &mut Transaction<'_, Any>, m: &MemberRecord) -> Result<()> {
     sqlx::query("DELETE FROM member_roles WHERE guild_id = $1 AND user_id = $2")
         .bind(db_id(m.guild_id))
         .bind(db_id(m.user_id))
@@ -52,7 +52,7 @@ async fn write_member_roles(tx: &mut Transaction<'_, Sqlite>, m: &MemberRecord) 
     Ok(())
 }
 
-async fn insert_member(tx: &mut Transaction<'_, Sqlite>, m: &MemberRecord) -> Result<()> {
+async fn insert_member(tx: &mut Transaction<'_, Any>, m: &MemberRecord) -> Result<()> {
     sqlx::query("INSERT INTO members (guild_id, user_id, data) VALUES ($1, $2, $3)")
         .bind(db_id(m.guild_id))
         .bind(db_id(m.user_id))
@@ -62,7 +62,7 @@ async fn insert_member(tx: &mut Transaction<'_, Sqlite>, m: &MemberRecord) -> Re
     write_member_roles(tx, m).await
 }
 
-async fn insert_channel(tx: &mut Transaction<'_, Sqlite>, c: &Channel) -> Result<()> {
+async fn insert_channel(tx: &mut Transaction<'_, Any>, c: &Channel) -> Result<()> {
     sqlx::query("INSERT INTO channels (id, guild_id, position, data) VALUES ($1, $2, $3, $4)")
         .bind(db_id(c.id))
         .bind(c.guild_id.map(db_id))
@@ -73,11 +73,7 @@ async fn insert_channel(tx: &mut Transaction<'_, Sqlite>, c: &Channel) -> Result
     Ok(())
 }
 
-async fn insert_role(
-    tx: &mut Transaction<'_, Sqlite>,
-    guild_id: Snowflake,
-    r: &Role,
-) -> Result<()> {
+async fn insert_role(tx: &mut Transaction<'_, Any>, guild_id: Snowflake, r: &Role) -> Result<()> {
     sqlx::query("INSERT INTO roles (id, guild_id, position, data) VALUES ($1, $2, $3, $4)")
         .bind(db_id(r.id))
         .bind(db_id(guild_id))
@@ -94,7 +90,7 @@ fn guild_doc(g: &Guild) -> Result<String> {
     to_json(&doc)
 }
 
-impl SqliteStore {
+impl SqlStore {
     async fn member_roles(
         &self,
         guild_id: Snowflake,
@@ -135,14 +131,14 @@ impl SqliteStore {
     }
 }
 
-fn invite_from_row(row: &SqliteRow) -> Result<InviteRecord> {
+fn invite_from_row(row: &AnyRow) -> Result<InviteRecord> {
     let mut invite: InviteRecord = from_json(row)?;
     invite.uses = u32::try_from(row.try_get::<i64, _>("uses")?).unwrap_or(u32::MAX);
     Ok(invite)
 }
 
 #[async_trait]
-impl GuildStore for SqliteStore {
+impl GuildStore for SqlStore {
     async fn create_user(&self, user: &UserRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, data) VALUES ($1, $2, $3, $4)",

@@ -8,22 +8,33 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use tokio::sync::Notify;
 
-use super::{SqliteStore, db_id, from_db};
+use super::{Engine, SqlStore, db_id, from_db};
 use crate::Result;
 use crate::event_bus::{BusConsumer, BusEvent, Delivery, EventBus};
 
 #[async_trait]
-impl EventBus for SqliteStore {
+impl EventBus for SqlStore {
     async fn publish(&self, event: &BusEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if self.engine == Engine::Postgres {
+            // Offsets come from a sequence; without this lock a consumer
+            // could read offset n+1 committed while n is still in flight,
+            // and skip n. Holding it to commit makes commit order offset
+            // order. (SQLite has one writer at a time already.)
+            sqlx::query("SELECT pg_advisory_xact_lock(7251120)")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("INSERT INTO bus_events (channel_id, kind, payload) VALUES ($1, $2, $3)")
             .bind(db_id(event.channel_id))
             .bind(&event.kind)
             .bind(event.payload.as_ref())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         self.bus_notify.notify_waiters();
         Ok(())
     }
@@ -34,7 +45,7 @@ impl EventBus for SqliteStore {
                 .bind(group)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(Box::new(SqliteConsumer {
+        Ok(Box::new(SqlConsumer {
             pool: self.pool.clone(),
             notify: Arc::clone(&self.bus_notify),
             group: group.to_owned(),
@@ -44,8 +55,8 @@ impl EventBus for SqliteStore {
     }
 }
 
-struct SqliteConsumer {
-    pool: SqlitePool,
+struct SqlConsumer {
+    pool: AnyPool,
     notify: Arc<Notify>,
     group: String,
     /// The offset of the last event handed out.
@@ -53,7 +64,7 @@ struct SqliteConsumer {
     buffer: VecDeque<Delivery>,
 }
 
-impl SqliteConsumer {
+impl SqlConsumer {
     async fn fill(&mut self) -> Result<()> {
         let rows = sqlx::query(
             "SELECT \"offset\", channel_id, kind, payload FROM bus_events
@@ -81,7 +92,7 @@ impl SqliteConsumer {
 }
 
 #[async_trait]
-impl BusConsumer for SqliteConsumer {
+impl BusConsumer for SqlConsumer {
     async fn next(&mut self, timeout: Duration) -> Result<Option<Delivery>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -111,7 +122,9 @@ impl BusConsumer for SqliteConsumer {
     async fn commit(&mut self, delivery: &Delivery) -> Result<()> {
         sqlx::query(
             "INSERT INTO bus_offsets (group_name, \"offset\") VALUES ($1, $2)
-             ON CONFLICT (group_name) DO UPDATE SET \"offset\" = MAX(\"offset\", excluded.\"offset\")",
+             ON CONFLICT (group_name) DO UPDATE SET \"offset\" = CASE
+                 WHEN excluded.\"offset\" > bus_offsets.\"offset\" THEN excluded.\"offset\"
+                 ELSE bus_offsets.\"offset\" END",
         )
         .bind(&self.group)
         .bind(delivery.offset)

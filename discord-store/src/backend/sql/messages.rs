@@ -5,9 +5,9 @@ use discord_proto::Snowflake;
 use discord_proto::model::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, db_id, from_db};
+use super::{SqlStore, db_id, from_db};
 use crate::message::{
     HistoryAnchor, HistoryQuery, InsertOutcome, MessageBody, MessageRecord, MessageStore,
     ReactionCount,
@@ -25,7 +25,7 @@ struct Data {
 
 const COLUMNS: &str = "id, channel_id, author_id, nonce, content, edited_at, data";
 
-fn row_to_record(row: &SqliteRow) -> Result<MessageRecord> {
+fn row_to_record(row: &AnyRow) -> Result<MessageRecord> {
     let data: String = row.try_get("data")?;
     let data: Data = serde_json::from_str(&data)?;
     Ok(MessageRecord {
@@ -49,10 +49,10 @@ fn data_json(m: &MessageRecord) -> Result<String> {
     })?)
 }
 
-impl SqliteStore {
+impl SqlStore {
     async fn insert_one<'e, E>(&self, exec: E, m: &MessageRecord) -> Result<(), sqlx::Error>
     where
-        E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
     {
         let data = data_json(m).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         sqlx::query(
@@ -89,7 +89,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl MessageStore for SqliteStore {
+impl MessageStore for SqlStore {
     async fn insert(&self, message: &MessageRecord) -> Result<InsertOutcome> {
         match self.insert_one(&self.pool, message).await {
             Ok(()) => Ok(InsertOutcome::Inserted),
@@ -190,8 +190,9 @@ impl MessageStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() > 0 {
-                sqlx::query("DELETE FROM reactions WHERE message_id = $1")
+                sqlx::query("DELETE FROM reactions WHERE message_id = $1 AND channel_id = $2")
                     .bind(db_id(*id))
+                    .bind(db_id(channel_id))
                     .execute(&mut *tx)
                     .await?;
                 deleted.push(*id);
