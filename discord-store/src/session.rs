@@ -57,3 +57,22 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The events after `seq`.
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay>;
 }
+
+/// The replay rule shared by backends: `log` holds consecutive sequence
+/// numbers (oldest first). Events after `seq` can be replayed when the log
+/// still holds `seq + 1` (or `seq` is the last one sent).
+pub(crate) fn replay_from(log: impl Iterator<Item = (u64, String)>, seq: u64) -> Replay {
+    let log: Vec<(u64, String)> = log.collect();
+    let Some(&(first, _)) = log.first() else {
+        return if seq == 0 {
+            Replay::Events(Vec::new())
+        } else {
+            Replay::Gap
+        };
+    };
+    let last = log.last().map_or(first, |(s, _)| *s);
+    if seq > last || seq + 1 < first {
+        return Replay::Gap;
+    }
+    Replay::Events(log.into_iter().filter(|(s, _)| *s > seq).collect())
+}

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use crate::Result;
-use crate::session::{Replay, SessionRecord, SessionStore};
+use crate::session::{Replay, SessionRecord, SessionStore, replay_from};
 
 struct Entry {
     record: Option<SessionRecord>,
@@ -59,7 +59,12 @@ impl SessionStore for MemorySessions {
         let deadline = Instant::now() + ttl;
         match Self::live(&mut map, &session.session_id) {
             Some(e) => {
-                e.record = Some(session.clone());
+                // The log may be ahead of the saved state: keep the larger seq.
+                let seq = e.record.as_ref().map_or(0, |r| r.seq).max(session.seq);
+                e.record = Some(SessionRecord {
+                    seq,
+                    ..session.clone()
+                });
                 e.deadline = deadline;
             }
             None => {
@@ -119,23 +124,4 @@ impl SessionStore for MemorySessions {
         }
         Ok(replay_from(entry.log.iter().cloned(), seq))
     }
-}
-
-/// The replay rule shared by backends: `log` holds consecutive sequence
-/// numbers (oldest first). Events after `seq` can be replayed when the log
-/// still holds `seq + 1` (or `seq` is the last one sent).
-pub(crate) fn replay_from(log: impl Iterator<Item = (u64, String)>, seq: u64) -> Replay {
-    let log: Vec<(u64, String)> = log.collect();
-    let Some(&(first, _)) = log.first() else {
-        return if seq == 0 {
-            Replay::Events(Vec::new())
-        } else {
-            Replay::Gap
-        };
-    };
-    let last = log.last().map_or(first, |(s, _)| *s);
-    if seq > last || seq + 1 < first {
-        return Replay::Gap;
-    }
-    Replay::Events(log.into_iter().filter(|(s, _)| *s > seq).collect())
 }

@@ -1,0 +1,126 @@
+//! [`SessionStore`] on Redis: a hash per session (`record`, `seq`) and a
+//! list per session holding `"<seq>\n<payload>"` entries, trimmed to the
+//! bound; both expire together.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::{AsyncCommands, Script};
+
+use super::{RedisStore, map_err};
+use crate::Result;
+use crate::session::{Replay, SessionRecord, SessionStore, replay_from};
+
+/// KEYS: session hash, log list. ARGV: record json, seq, ttl ms.
+const SAVE: &str = r"
+redis.call('HSET', KEYS[1], 'record', ARGV[1])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
+if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], 'seq', ARGV[2]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+";
+
+/// KEYS: session hash, log list. ARGV: seq, payload, capacity, ttl ms.
+const APPEND: &str = r"
+redis.call('RPUSH', KEYS[2], ARGV[1] .. '\n' .. ARGV[2])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
+if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'seq', ARGV[1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl RedisStore {
+    fn session_keys(&self, id: &str) -> (String, String) {
+        (
+            self.key(&format!("session:{id}")),
+            self.key(&format!("session:{id}:log")),
+        )
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn save(&self, session: &SessionRecord, ttl: Duration) -> Result<()> {
+        let (hash, log) = self.session_keys(&session.session_id);
+        let _: i64 = Script::new(SAVE)
+            .key(hash)
+            .key(log)
+            .arg(serde_json::to_string(session)?)
+            .arg(session.seq)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>> {
+        let (hash, _) = self.session_keys(session_id);
+        let (record, seq): (Option<String>, Option<u64>) = redis::cmd("HMGET")
+            .arg(&hash)
+            .arg("record")
+            .arg("seq")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let mut record: SessionRecord = serde_json::from_str(&record)?;
+        record.seq = record.seq.max(seq.unwrap_or(0));
+        Ok(Some(record))
+    }
+
+    async fn delete(&self, session_id: &str) -> Result<()> {
+        let (hash, log) = self.session_keys(session_id);
+        let _: i64 = self.conn.clone().del(&[hash, log]).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn append(&self, session_id: &str, seq: u64, payload: &str, ttl: Duration) -> Result<()> {
+        let (hash, log) = self.session_keys(session_id);
+        let _: i64 = Script::new(APPEND)
+            .key(hash)
+            .key(log)
+            .arg(seq)
+            .arg(payload)
+            .arg(self.capacity)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay> {
+        let (hash, log) = self.session_keys(session_id);
+        let (exists, entries): (bool, Vec<String>) = redis::pipe()
+            .atomic()
+            .hexists(&hash, "record")
+            .lrange(&log, 0, -1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        if !exists {
+            return Ok(Replay::UnknownSession);
+        }
+        let mut events = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (s, payload) = entry
+                .split_once('\n')
+                .ok_or_else(|| crate::StoreError::Backend("malformed replay log entry".into()))?;
+            let s: u64 = s
+                .parse()
+                .map_err(|_| crate::StoreError::Backend("malformed replay log seq".into()))?;
+            events.push((s, payload.to_owned()));
+        }
+        Ok(replay_from(events.into_iter(), seq))
+    }
+}

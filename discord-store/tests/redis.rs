@@ -1,0 +1,120 @@
+//! The conformance suite against Redis (the `redis` feature), when
+//! `REDIS_URL` is set, e.g. `redis://127.0.0.1:6379/0`. Each test uses its
+//! own key prefix.
+
+mod suite;
+
+#[cfg(feature = "redis")]
+mod live {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use discord_store::backend::redis::RedisStore;
+    use discord_store::{PubSub, Topic};
+
+    use super::suite;
+
+    const CAPACITY: usize = 50;
+
+    async fn redis() -> Option<RedisStore> {
+        let url = suite::service_url("redis", "REDIS_URL")?;
+        let prefix = format!("dstore-test:{}:", suite::namespace());
+        Some(
+            RedisStore::connect_with(&url, &prefix, CAPACITY)
+                .await
+                .expect("connect to REDIS_URL"),
+        )
+    }
+
+    #[tokio::test]
+    async fn presence_expiry() {
+        let Some(r) = redis().await else { return };
+        suite::live::presence_expiry(&r).await;
+    }
+
+    #[tokio::test]
+    async fn sessions_and_replay() {
+        let Some(r) = redis().await else { return };
+        suite::live::sessions_and_replay(&r, CAPACITY as u64).await;
+    }
+
+    #[tokio::test]
+    async fn session_expiry() {
+        let Some(r) = redis().await else { return };
+        suite::live::session_expiry(&r).await;
+    }
+
+    #[tokio::test]
+    async fn pubsub_delivery() {
+        let Some(r) = redis().await else { return };
+        suite::live::pubsub_delivery(&r).await;
+    }
+
+    /// Two stores on the same server (two gateway nodes) see each other's
+    /// events and sessions.
+    #[tokio::test]
+    async fn two_nodes_share_state() {
+        let Some(url) = suite::service_url("redis", "REDIS_URL") else {
+            return;
+        };
+        let prefix = format!("dstore-test:{}:", suite::namespace());
+        let a = RedisStore::connect_with(&url, &prefix, CAPACITY)
+            .await
+            .unwrap();
+        let b = RedisStore::connect_with(&url, &prefix, CAPACITY)
+            .await
+            .unwrap();
+        let topic = Topic::Guild(discord_proto::Snowflake::new(suite::namespace()));
+        let mut sub = b.subscriber().await.unwrap();
+        sub.subscribe(&topic).await.unwrap();
+        a.publish(&topic, Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .unwrap();
+        assert_eq!(got, Some((topic, Bytes::from_static(b"hello"))));
+
+        use discord_store::SessionStore;
+        use discord_store::session::{Replay, SessionRecord};
+        let rec = SessionRecord {
+            session_id: "shared".into(),
+            user_id: discord_proto::Snowflake::new(1),
+            intents: 1,
+            shard: [0, 1],
+            seq: 0,
+            node_id: Some("a".into()),
+        };
+        a.save(&rec, Duration::from_secs(60)).await.unwrap();
+        a.append("shared", 1, "{}", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            b.replay_after("shared", 0).await.unwrap(),
+            Replay::Events(vec![(1, "{}".into())])
+        );
+    }
+
+    /// A server that cannot be reached is a typed Unavailable error.
+    #[tokio::test]
+    async fn unreachable_server_is_unavailable() {
+        if suite::service_url("redis", "REDIS_URL").is_none() {
+            return;
+        }
+        let err = RedisStore::connect("redis://127.0.0.1:1/")
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+#[test]
+fn redis_feature_disabled() {
+    let required = std::env::var("DISCORD_STORE_REQUIRE").unwrap_or_default();
+    assert!(
+        !required.split(',').any(|b| b.trim() == "redis"),
+        "redis suite required but discord-store was built without the `redis` feature"
+    );
+    eprintln!("\n*** SKIPPED: the redis suite needs the `redis` feature. ***\n");
+}
