@@ -1,5 +1,7 @@
 //! One module per backend.
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
