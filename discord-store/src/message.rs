@@ -176,7 +176,9 @@ pub struct ReactionCount {
 pub trait MessageStore: Send + Sync + 'static {
     /// Stores a message. With a nonce, a second insert from the same author in
     /// the same channel with the same nonce stores nothing and returns the
-    /// first message. `Ok` means the message is durable.
+    /// first message. `Ok` means the message is durable. A message ID that
+    /// already exists is a `Conflict` on the SQL backends; CQL inserts are
+    /// upserts, so ScyllaDB overwrites (IDs from a generator never repeat).
     async fn insert(&self, message: &MessageRecord) -> Result<InsertOutcome>;
 
     /// Stores many messages in one batch (no nonce de-duplication); `Ok`

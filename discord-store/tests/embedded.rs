@@ -44,6 +44,12 @@ async fn nonce_deduplication() {
     suite::messages::nonce_deduplication(&s).await;
 }
 
+#[tokio::test]
+async fn duplicate_id_is_conflict() {
+    let (s, _d) = sqlite().await;
+    suite::messages::duplicate_id_is_conflict(&s).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_inserts() {
     let (s, _d) = sqlite().await;

@@ -70,5 +70,5 @@ fn kafka_feature_disabled() {
         !required.split(',').any(|b| b.trim() == "kafka"),
         "kafka suite required but discord-store was built without the `kafka` feature"
     );
-    eprintln!("\n*** SKIPPED: the kafka suite needs the `kafka` feature. ***\n");
+    suite::loud_skip("the kafka suite needs the `kafka` feature");
 }

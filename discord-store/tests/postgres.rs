@@ -65,6 +65,9 @@ mod pg {
     pg_test!(nonce_deduplication, |s: SqlStore| async move {
         suite::messages::nonce_deduplication(&s).await
     });
+    pg_test!(duplicate_id_is_conflict, |s: SqlStore| async move {
+        suite::messages::duplicate_id_is_conflict(&s).await
+    });
     pg_test!(concurrent_inserts, |s: SqlStore| async move {
         suite::messages::concurrent_inserts(Arc::new(s)).await
     });
@@ -117,5 +120,5 @@ fn postgres_feature_disabled() {
         !required.split(',').any(|b| b.trim() == "postgres"),
         "postgres suite required but discord-store was built without the `postgres` feature"
     );
-    eprintln!("\n*** SKIPPED: the postgres suite needs the `postgres` feature. ***\n");
+    suite::loud_skip("the postgres suite needs the `postgres` feature");
 }

@@ -116,5 +116,5 @@ fn redis_feature_disabled() {
         !required.split(',').any(|b| b.trim() == "redis"),
         "redis suite required but discord-store was built without the `redis` feature"
     );
-    eprintln!("\n*** SKIPPED: the redis suite needs the `redis` feature. ***\n");
+    suite::loud_skip("the redis suite needs the `redis` feature");
 }

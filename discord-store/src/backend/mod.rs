@@ -5,4 +5,6 @@ pub mod kafka;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "scylla")]
+pub mod scylla;
 pub mod sql;

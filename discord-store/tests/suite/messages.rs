@@ -288,12 +288,30 @@ pub async fn nonce_deduplication(store: &dyn MessageStore) {
             .len(),
         4
     );
-    // The same ID twice is a conflict, not a silent overwrite.
+}
+
+/// SQL backends refuse a second message with the same ID (CQL inserts are
+/// upserts, so the ScyllaDB backend does not run this one).
+pub async fn duplicate_id_is_conflict(store: &dyn MessageStore) {
+    let channel = Snowflake::new(namespace());
+    store
+        .insert(&msg(channel, id_at(15, 0), 1, "first"))
+        .await
+        .unwrap();
     let err = store
         .insert(&msg(channel, id_at(15, 0), 1, "again"))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(
+        store
+            .get(channel, id_at(15, 0))
+            .await
+            .unwrap()
+            .unwrap()
+            .content,
+        "first"
+    );
 }
 
 /// Concurrent inserts from many tasks with one generator: all stored, IDs

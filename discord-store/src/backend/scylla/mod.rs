@@ -1,0 +1,646 @@
+//! ScyllaDB through the `scylla` crate (feature `scylla`): messages in the
+//! seed design's table, partitioned by `(channel_id, bucket)` and clustered
+//! by `message_id DESC`, with prepared statements.
+//!
+//! Next to it, `channel_buckets` lists each channel's non-empty buckets, so
+//! history skips empty stretches instead of probing every bucket back to the
+//! channel's creation; `message_nonces` claims a nonce with a lightweight
+//! transaction (`IF NOT EXISTS`) so a retried send stores once; reactions
+//! are partitioned by message.
+//!
+//! Statements are prepared on first use and cached. Unlike the SQL
+//! backends, inserting a message ID that already exists overwrites it (CQL
+//! inserts are upserts); IDs come from a generator and never repeat.
+
+mod walk;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use discord_proto::Snowflake;
+use discord_proto::model::Timestamp;
+use discord_snowflake::TimeBuckets;
+use futures::{StreamExt, TryStreamExt};
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::{CqlValue, Row};
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use self::walk::{Bound, PartitionReader};
+use crate::message::{
+    HistoryQuery, InsertOutcome, MessageBody, MessageRecord, MessageStore, ReactionCount,
+};
+use crate::{BoxError, Result, StoreError};
+
+/// How to reach a ScyllaDB (or Cassandra) cluster.
+#[derive(Clone, Debug)]
+pub struct ScyllaConfig {
+    /// Contact points (`host:port`).
+    pub nodes: Vec<String>,
+    /// The keyspace (created if missing).
+    pub keyspace: String,
+    /// Replication factor used when creating the keyspace.
+    pub replication_factor: u32,
+    /// Time-bucket width.
+    pub buckets: TimeBuckets,
+    /// Wait for schema agreement after DDL (turn off only for test servers
+    /// that do not implement it).
+    pub await_schema_agreement: bool,
+}
+
+impl ScyllaConfig {
+    /// One node, keyspace `discord`, replication factor 1, 5-day buckets.
+    pub fn new(node: impl Into<String>) -> Self {
+        ScyllaConfig {
+            nodes: vec![node.into()],
+            keyspace: "discord".to_owned(),
+            replication_factor: 1,
+            buckets: TimeBuckets::default(),
+            await_schema_agreement: true,
+        }
+    }
+}
+
+fn err<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    let text = e.to_string();
+    let boxed: BoxError = Box::new(e);
+    // Connection-level failures are worth retrying; the driver's errors
+    // do not expose a stable kind for this, so go by the message.
+    if text.contains("connect") || text.contains("Connection") || text.contains("timed out") {
+        StoreError::Unavailable(boxed)
+    } else {
+        StoreError::Backend(boxed)
+    }
+}
+
+/// The `data` column: the body plus the guild.
+#[derive(Serialize, Deserialize)]
+struct Data {
+    #[serde(default)]
+    guild_id: Option<Snowflake>,
+    #[serde(flatten)]
+    body: MessageBody,
+}
+
+const COLUMNS: &str = "channel_id, message_id, author_id, content, nonce, edited_at, data";
+
+type MessageRow = (i64, i64, i64, String, Option<String>, Option<i64>, String);
+
+fn to_record(row: MessageRow) -> Result<MessageRecord> {
+    let (channel_id, id, author_id, content, nonce, edited_at, data) = row;
+    let data: Data = serde_json::from_str(&data)?;
+    Ok(MessageRecord {
+        id: Snowflake::new(id as u64),
+        channel_id: Snowflake::new(channel_id as u64),
+        guild_id: data.guild_id,
+        author_id: Snowflake::new(author_id as u64),
+        content,
+        nonce,
+        edited_at: edited_at.map(Timestamp::from_unix_micros),
+        body: data.body,
+    })
+}
+
+fn id(s: Snowflake) -> i64 {
+    s.get() as i64
+}
+
+/// Lazily prepared statements.
+#[derive(Default)]
+struct Statements {
+    insert: OnceCell<PreparedStatement>,
+    insert_bucket: OnceCell<PreparedStatement>,
+    claim_nonce: OnceCell<PreparedStatement>,
+    reclaim_nonce: OnceCell<PreparedStatement>,
+    get: OnceCell<PreparedStatement>,
+    delete: OnceCell<PreparedStatement>,
+    buckets: OnceCell<PreparedStatement>,
+    newest: OnceCell<PreparedStatement>,
+    below: OnceCell<PreparedStatement>,
+    above: OnceCell<PreparedStatement>,
+    react: OnceCell<PreparedStatement>,
+    reaction: OnceCell<PreparedStatement>,
+    unreact: OnceCell<PreparedStatement>,
+    reactions: OnceCell<PreparedStatement>,
+    reaction_users: OnceCell<PreparedStatement>,
+    delete_reactions: OnceCell<PreparedStatement>,
+}
+
+/// The message store on ScyllaDB.
+#[derive(Clone)]
+pub struct ScyllaMessages {
+    session: Arc<Session>,
+    ks: String,
+    buckets: TimeBuckets,
+    stmts: Arc<Statements>,
+}
+
+impl std::fmt::Debug for ScyllaMessages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScyllaMessages")
+            .field("keyspace", &self.ks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScyllaMessages {
+    /// Connects and creates the keyspace and tables if missing.
+    pub async fn connect(config: &ScyllaConfig) -> Result<Self> {
+        let ks = &config.keyspace;
+        if !ks.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || ks.is_empty() {
+            return Err(StoreError::Invalid(format!("bad keyspace name {ks:?}")));
+        }
+        let session = SessionBuilder::new()
+            .known_nodes(&config.nodes)
+            .auto_await_schema_agreement(config.await_schema_agreement)
+            .build()
+            .await
+            .map_err(err)?;
+        let rf = config.replication_factor.max(1);
+        let ddl = [
+            format!(
+                "CREATE KEYSPACE IF NOT EXISTS {ks} WITH REPLICATION = \
+                 {{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {ks}.messages (channel_id bigint, bucket int, \
+                 message_id bigint, author_id bigint, content text, nonce text, edited_at bigint, \
+                 data text, PRIMARY KEY ((channel_id, bucket), message_id)) \
+                 WITH CLUSTERING ORDER BY (message_id DESC)"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {ks}.channel_buckets (channel_id bigint, bucket int, \
+                 PRIMARY KEY (channel_id, bucket)) WITH CLUSTERING ORDER BY (bucket DESC)"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {ks}.message_nonces (channel_id bigint, author_id bigint, \
+                 nonce text, message_id bigint, PRIMARY KEY ((channel_id, author_id, nonce)))"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {ks}.reactions (channel_id bigint, message_id bigint, \
+                 emoji text, user_id bigint, created_at bigint, \
+                 PRIMARY KEY ((channel_id, message_id), emoji, user_id))"
+            ),
+        ];
+        for stmt in ddl {
+            session.query_unpaged(stmt, ()).await.map_err(err)?;
+        }
+        Ok(ScyllaMessages {
+            session: Arc::new(session),
+            ks: ks.clone(),
+            buckets: config.buckets,
+            stmts: Arc::new(Statements::default()),
+        })
+    }
+
+    async fn prep<'a>(
+        &self,
+        cell: &'a OnceCell<PreparedStatement>,
+        cql: impl FnOnce(&str) -> String,
+    ) -> Result<&'a PreparedStatement> {
+        cell.get_or_try_init(|| async { self.session.prepare(cql(&self.ks)).await.map_err(err) })
+            .await
+    }
+
+    async fn rows<R>(
+        &self,
+        stmt: &PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow,
+    ) -> Result<Vec<R>>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+    {
+        let result = self
+            .session
+            .execute_unpaged(stmt, values)
+            .await
+            .map_err(err)?;
+        let rows = result.into_rows_result().map_err(err)?;
+        let out: Result<Vec<R>, _> = rows.rows::<R>().map_err(err)?.collect();
+        out.map_err(err)
+    }
+
+    async fn exec(
+        &self,
+        stmt: &PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow,
+    ) -> Result<()> {
+        self.session
+            .execute_unpaged(stmt, values)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn write(&self, m: &MessageRecord) -> Result<()> {
+        let data = serde_json::to_string(&Data {
+            guild_id: m.guild_id,
+            body: m.body.clone(),
+        })?;
+        let bucket = self.buckets.bucket_of(m.id) as i32;
+        let insert = self
+            .prep(&self.stmts.insert, |ks| {
+                format!(
+                    "INSERT INTO {ks}.messages (channel_id, bucket, message_id, author_id, content, \
+                     nonce, edited_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                )
+            })
+            .await?;
+        self.exec(
+            insert,
+            (
+                id(m.channel_id),
+                bucket,
+                id(m.id),
+                id(m.author_id),
+                &m.content,
+                m.nonce.as_deref(),
+                m.edited_at.map(Timestamp::unix_micros),
+                data,
+            ),
+        )
+        .await
+    }
+
+    async fn index_bucket(&self, channel: Snowflake, bucket: u32) -> Result<()> {
+        let stmt = self
+            .prep(&self.stmts.insert_bucket, |ks| {
+                format!("INSERT INTO {ks}.channel_buckets (channel_id, bucket) VALUES (?, ?)")
+            })
+            .await?;
+        self.exec(stmt, (id(channel), bucket as i32)).await
+    }
+
+    /// The channel's non-empty buckets.
+    async fn channel_buckets(&self, channel: Snowflake) -> Result<Vec<u32>> {
+        let stmt = self
+            .prep(&self.stmts.buckets, |ks| {
+                format!("SELECT bucket FROM {ks}.channel_buckets WHERE channel_id = ?")
+            })
+            .await?;
+        let rows: Vec<(i32,)> = self.rows(stmt, (id(channel),)).await?;
+        Ok(rows.into_iter().map(|(b,)| b as u32).collect())
+    }
+
+    /// Points a nonce at this message unconditionally.
+    async fn reclaim_nonce(&self, m: &MessageRecord, nonce: &str) -> Result<()> {
+        let stmt = self
+            .prep(&self.stmts.reclaim_nonce, |ks| {
+                format!(
+                    "INSERT INTO {ks}.message_nonces (channel_id, author_id, nonce, message_id) \
+                     VALUES (?, ?, ?, ?)"
+                )
+            })
+            .await?;
+        self.exec(stmt, (id(m.channel_id), id(m.author_id), nonce, id(m.id)))
+            .await
+    }
+
+    /// Claims a nonce; `Some(existing message ID)` if it was already taken.
+    async fn claim_nonce(&self, m: &MessageRecord, nonce: &str) -> Result<Option<Snowflake>> {
+        let stmt = self
+            .prep(&self.stmts.claim_nonce, |ks| {
+                format!(
+                    "INSERT INTO {ks}.message_nonces (channel_id, author_id, nonce, message_id) \
+                     VALUES (?, ?, ?, ?) IF NOT EXISTS"
+                )
+            })
+            .await?;
+        let rows: Vec<Row> = self
+            .rows(stmt, (id(m.channel_id), id(m.author_id), nonce, id(m.id)))
+            .await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Err(StoreError::Backend("LWT returned no [applied] row".into()));
+        };
+        let applied = matches!(row.columns.first(), Some(Some(CqlValue::Boolean(true))));
+        if applied {
+            return Ok(None);
+        }
+        // Not applied: the row carries the existing values; message_id is
+        // the last column of the table's (sorted) non-key columns.
+        let existing = row.columns.iter().rev().find_map(|c| match c {
+            Some(CqlValue::BigInt(v)) => Some(Snowflake::new(*v as u64)),
+            _ => None,
+        });
+        Ok(existing)
+    }
+}
+
+#[async_trait]
+impl PartitionReader for (ScyllaMessages, Snowflake) {
+    async fn read(&self, bucket: u32, bound: Bound, limit: usize) -> Result<Vec<MessageRecord>> {
+        let (s, channel) = self;
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let b = bucket as i32;
+        let rows: Vec<MessageRow> = match bound {
+            Bound::Newest => {
+                let stmt = s
+                    .prep(&s.stmts.newest, |ks| {
+                        format!(
+                            "SELECT {COLUMNS} FROM {ks}.messages WHERE channel_id = ? AND bucket = ? LIMIT ?"
+                        )
+                    })
+                    .await?;
+                s.rows(stmt, (id(*channel), b, limit)).await?
+            }
+            Bound::Below(x) => {
+                let stmt = s
+                    .prep(&s.stmts.below, |ks| {
+                        format!(
+                            "SELECT {COLUMNS} FROM {ks}.messages WHERE channel_id = ? AND bucket = ? \
+                             AND message_id < ? LIMIT ?"
+                        )
+                    })
+                    .await?;
+                s.rows(stmt, (id(*channel), b, id(x), limit)).await?
+            }
+            Bound::Above(x) => {
+                let stmt = s
+                    .prep(&s.stmts.above, |ks| {
+                        format!(
+                            "SELECT {COLUMNS} FROM {ks}.messages WHERE channel_id = ? AND bucket = ? \
+                             AND message_id > ? ORDER BY message_id ASC LIMIT ?"
+                        )
+                    })
+                    .await?;
+                s.rows(stmt, (id(*channel), b, id(x), limit)).await?
+            }
+        };
+        rows.into_iter().map(to_record).collect()
+    }
+}
+
+#[async_trait]
+impl MessageStore for ScyllaMessages {
+    async fn insert(&self, message: &MessageRecord) -> Result<InsertOutcome> {
+        if let Some(nonce) = message.nonce.as_deref() {
+            match self.claim_nonce(message, nonce).await? {
+                Some(existing) if existing != message.id => {
+                    if let Some(first) = self.get(message.channel_id, existing).await? {
+                        return Ok(InsertOutcome::Duplicate(Box::new(first)));
+                    }
+                    // The first send claimed the nonce but its message never
+                    // landed (it failed after the claim): this send takes
+                    // its place, and later retries find this one.
+                    self.reclaim_nonce(message, nonce).await?;
+                }
+                _ => {}
+            }
+        }
+        self.index_bucket(message.channel_id, self.buckets.bucket_of(message.id))
+            .await?;
+        self.write(message).await?;
+        Ok(InsertOutcome::Inserted)
+    }
+
+    async fn insert_batch(&self, messages: &[MessageRecord]) -> Result<()> {
+        let mut partitions: Vec<(Snowflake, u32)> = messages
+            .iter()
+            .map(|m| (m.channel_id, self.buckets.bucket_of(m.id)))
+            .collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        for (channel, bucket) in partitions {
+            self.index_bucket(channel, bucket).await?;
+        }
+        // Up to 64 writes in flight (boxed so the future is Send for any
+        // lifetime, which async-trait requires).
+        type Write<'a> =
+            std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
+        let writes: Vec<Write<'_>> = messages
+            .iter()
+            .map(|m| Box::pin(self.write(m)) as Write<'_>)
+            .collect();
+        futures::stream::iter(writes)
+            .buffer_unordered(64)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+    ) -> Result<Option<MessageRecord>> {
+        let stmt = self
+            .prep(&self.stmts.get, |ks| {
+                format!(
+                    "SELECT {COLUMNS} FROM {ks}.messages WHERE channel_id = ? AND bucket = ? AND message_id = ?"
+                )
+            })
+            .await?;
+        let bucket = self.buckets.bucket_of(message_id) as i32;
+        let rows: Vec<MessageRow> = self
+            .rows(stmt, (id(channel_id), bucket, id(message_id)))
+            .await?;
+        rows.into_iter().next().map(to_record).transpose()
+    }
+
+    async fn edit(&self, message: &MessageRecord) -> Result<()> {
+        let Some(stored) = self.get(message.channel_id, message.id).await? else {
+            return Err(StoreError::NotFound("message"));
+        };
+        let edited = MessageRecord {
+            author_id: stored.author_id,
+            nonce: stored.nonce,
+            ..message.clone()
+        };
+        self.write(&edited).await
+    }
+
+    async fn delete(&self, channel_id: Snowflake, message_id: Snowflake) -> Result<bool> {
+        if self.get(channel_id, message_id).await?.is_none() {
+            return Ok(false);
+        }
+        let stmt = self
+            .prep(&self.stmts.delete, |ks| {
+                format!("DELETE FROM {ks}.messages WHERE channel_id = ? AND bucket = ? AND message_id = ?")
+            })
+            .await?;
+        let bucket = self.buckets.bucket_of(message_id) as i32;
+        self.exec(stmt, (id(channel_id), bucket, id(message_id)))
+            .await?;
+        let stmt = self
+            .prep(&self.stmts.delete_reactions, |ks| {
+                format!("DELETE FROM {ks}.reactions WHERE channel_id = ? AND message_id = ?")
+            })
+            .await?;
+        self.exec(stmt, (id(channel_id), id(message_id))).await?;
+        Ok(true)
+    }
+
+    async fn bulk_delete(
+        &self,
+        channel_id: Snowflake,
+        ids: &[Snowflake],
+    ) -> Result<Vec<Snowflake>> {
+        let mut deleted = Vec::new();
+        for m in ids {
+            if self.delete(channel_id, *m).await? {
+                deleted.push(*m);
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn history(
+        &self,
+        channel_id: Snowflake,
+        query: HistoryQuery,
+    ) -> Result<Vec<MessageRecord>> {
+        query.validate()?;
+        let buckets = self.channel_buckets(channel_id).await?;
+        let reader = (self.clone(), channel_id);
+        walk::history(&reader, self.buckets, &buckets, query).await
+    }
+
+    async fn add_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> Result<bool> {
+        if self.get(channel_id, message_id).await?.is_none() {
+            return Err(StoreError::NotFound("message"));
+        }
+        let exists = self
+            .prep(&self.stmts.reaction, |ks| {
+                format!(
+                    "SELECT user_id FROM {ks}.reactions WHERE channel_id = ? AND message_id = ? \
+                     AND emoji = ? AND user_id = ?"
+                )
+            })
+            .await?;
+        let key = (id(channel_id), id(message_id), emoji, id(user_id));
+        let found: Vec<(i64,)> = self.rows(exists, key).await?;
+        if !found.is_empty() {
+            return Ok(false);
+        }
+        let stmt = self
+            .prep(&self.stmts.react, |ks| {
+                format!(
+                    "INSERT INTO {ks}.reactions (channel_id, message_id, emoji, user_id, created_at) \
+                     VALUES (?, ?, ?, ?, ?)"
+                )
+            })
+            .await?;
+        self.exec(
+            stmt,
+            (
+                id(channel_id),
+                id(message_id),
+                emoji,
+                id(user_id),
+                Timestamp::now().unix_micros(),
+            ),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn remove_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> Result<bool> {
+        let exists = self
+            .prep(&self.stmts.reaction, |ks| {
+                format!(
+                    "SELECT user_id FROM {ks}.reactions WHERE channel_id = ? AND message_id = ? \
+                     AND emoji = ? AND user_id = ?"
+                )
+            })
+            .await?;
+        let key = (id(channel_id), id(message_id), emoji, id(user_id));
+        let found: Vec<(i64,)> = self.rows(exists, key).await?;
+        if found.is_empty() {
+            return Ok(false);
+        }
+        let stmt = self
+            .prep(&self.stmts.unreact, |ks| {
+                format!(
+                    "DELETE FROM {ks}.reactions WHERE channel_id = ? AND message_id = ? \
+                     AND emoji = ? AND user_id = ?"
+                )
+            })
+            .await?;
+        self.exec(stmt, key).await?;
+        Ok(true)
+    }
+
+    async fn reactions(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+    ) -> Result<Vec<ReactionCount>> {
+        let stmt = self
+            .prep(&self.stmts.reactions, |ks| {
+                format!(
+                    "SELECT emoji, created_at FROM {ks}.reactions WHERE channel_id = ? AND message_id = ?"
+                )
+            })
+            .await?;
+        let rows: Vec<(String, i64)> = self.rows(stmt, (id(channel_id), id(message_id))).await?;
+        let mut by_emoji: BTreeMap<String, (u32, i64)> = BTreeMap::new();
+        for (emoji, at) in rows {
+            let e = by_emoji.entry(emoji).or_insert((0, at));
+            e.0 += 1;
+            e.1 = e.1.min(at);
+        }
+        let mut out: Vec<ReactionCount> = by_emoji
+            .into_iter()
+            .map(|(emoji, (count, at))| ReactionCount {
+                emoji,
+                count,
+                first_at: Timestamp::from_unix_micros(at),
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            a.first_at
+                .cmp(&b.first_at)
+                .then_with(|| a.emoji.cmp(&b.emoji))
+        });
+        Ok(out)
+    }
+
+    async fn reaction_users(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        after: Option<Snowflake>,
+        limit: u8,
+    ) -> Result<Vec<Snowflake>> {
+        let stmt = self
+            .prep(&self.stmts.reaction_users, |ks| {
+                format!(
+                    "SELECT user_id FROM {ks}.reactions WHERE channel_id = ? AND message_id = ? \
+                     AND emoji = ? AND user_id > ? LIMIT ?"
+                )
+            })
+            .await?;
+        let rows: Vec<(i64,)> = self
+            .rows(
+                stmt,
+                (
+                    id(channel_id),
+                    id(message_id),
+                    emoji,
+                    after.map_or(-1, id),
+                    i32::from(limit.clamp(1, 100)),
+                ),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(u,)| Snowflake::new(u as u64))
+            .collect())
+    }
+}
