@@ -285,6 +285,19 @@ impl ScyllaMessages {
         Ok(rows.into_iter().map(|(b,)| b as u32).collect())
     }
 
+    async fn reaction_exists(&self, key: (i64, i64, &str, i64)) -> Result<bool> {
+        let stmt = self
+            .prep(&self.stmts.reaction, |ks| {
+                format!(
+                    "SELECT user_id FROM {ks}.reactions WHERE channel_id = ? AND message_id = ? \
+                     AND emoji = ? AND user_id = ?"
+                )
+            })
+            .await?;
+        let found: Vec<(i64,)> = self.rows(stmt, key).await?;
+        Ok(!found.is_empty())
+    }
+
     /// Points a nonce at this message unconditionally.
     async fn reclaim_nonce(&self, m: &MessageRecord, nonce: &str) -> Result<()> {
         let stmt = self
@@ -508,17 +521,9 @@ impl MessageStore for ScyllaMessages {
         if self.get(channel_id, message_id).await?.is_none() {
             return Err(StoreError::NotFound("message"));
         }
-        let exists = self
-            .prep(&self.stmts.reaction, |ks| {
-                format!(
-                    "SELECT user_id FROM {ks}.reactions WHERE channel_id = ? AND message_id = ? \
-                     AND emoji = ? AND user_id = ?"
-                )
-            })
-            .await?;
         let key = (id(channel_id), id(message_id), emoji, id(user_id));
-        let found: Vec<(i64,)> = self.rows(exists, key).await?;
-        if !found.is_empty() {
+        let found = self.reaction_exists(key).await?;
+        if found {
             return Ok(false);
         }
         let stmt = self
@@ -550,17 +555,9 @@ impl MessageStore for ScyllaMessages {
         emoji: &str,
         user_id: Snowflake,
     ) -> Result<bool> {
-        let exists = self
-            .prep(&self.stmts.reaction, |ks| {
-                format!(
-                    "SELECT user_id FROM {ks}.reactions WHERE channel_id = ? AND message_id = ? \
-                     AND emoji = ? AND user_id = ?"
-                )
-            })
-            .await?;
         let key = (id(channel_id), id(message_id), emoji, id(user_id));
-        let found: Vec<(i64,)> = self.rows(exists, key).await?;
-        if found.is_empty() {
+        let found = self.reaction_exists(key).await?;
+        if !found {
             return Ok(false);
         }
         let stmt = self
