@@ -30,44 +30,45 @@ pub struct MessageRecord {
     pub body: MessageBody,
 }
 
-/// The parts of a message stored as one document.
+/// The parts of a message stored as one document (defaults are left out of
+/// the stored form to keep rows small).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MessageBody {
     /// Message type.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub kind: MessageType,
     /// Message flags.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub flags: u64,
     /// Text-to-speech.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub tts: bool,
     /// Pinned.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub pinned: bool,
     /// Mentions @everyone.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub mention_everyone: bool,
     /// Mentioned users.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<Snowflake>,
     /// Mentioned roles.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mention_roles: Vec<Snowflake>,
     /// Attachments.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
     /// Embeds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub embeds: Vec<Embed>,
     /// Reply or forward reference.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_reference: Option<MessageReference>,
     /// Sending webhook.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_id: Option<Snowflake>,
     /// Sending application.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_id: Option<Snowflake>,
 }
 
@@ -240,4 +241,8 @@ pub trait MessageStore: Send + Sync + 'static {
         after: Option<Snowflake>,
         limit: u8,
     ) -> Result<Vec<Snowflake>>;
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }

@@ -71,19 +71,21 @@ CREATE TABLE invites (
 CREATE INDEX invites_by_guild ON invites (guild_id);
 CREATE INDEX invites_by_channel ON invites (channel_id);
 
--- Messages: the seed design's (channel_id, bucket, message_id) key, clustered by
--- (channel_id, id) so a history page is one range scan; no partitions needed.
+-- Messages: the seed design's (channel_id, bucket, message_id) key. The
+-- snowflake is the rowid (appends go to the end of the table B-tree, about
+-- twice as fast as a clustered (channel_id, id) key here); the index on
+-- (channel_id, id) serves history pages.
 CREATE TABLE messages (
+    id         INTEGER PRIMARY KEY,
     channel_id INTEGER NOT NULL,
-    id         INTEGER NOT NULL,
     bucket     INTEGER NOT NULL,
     author_id  INTEGER NOT NULL,
     nonce      TEXT,
     content    TEXT NOT NULL,
     edited_at  INTEGER,
-    data       TEXT NOT NULL,
-    PRIMARY KEY (channel_id, id)
-) WITHOUT ROWID;
+    data       TEXT NOT NULL
+);
+CREATE INDEX messages_by_channel ON messages (channel_id, id);
 CREATE UNIQUE INDEX messages_nonce ON messages (channel_id, author_id, nonce) WHERE nonce IS NOT NULL;
 
 CREATE TABLE reactions (

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, db_id, from_db};
+use super::{Engine, SqlStore, db_id, from_db};
 use crate::message::{
     HistoryAnchor, HistoryQuery, InsertOutcome, MessageBody, MessageRecord, MessageStore,
     ReactionCount,
@@ -21,6 +21,38 @@ struct Data {
     guild_id: Option<Snowflake>,
     #[serde(flatten)]
     body: MessageBody,
+}
+
+/// Rows per multi-row INSERT (8 parameters each, far below both engines'
+/// parameter limits).
+const BATCH_ROWS: usize = 100;
+
+/// `INSERT INTO messages (...) VALUES ($1, ..., $8), ($9, ...), ...` for `n`
+/// rows (`?` placeholders on SQLite). Only numbers are interpolated, so the
+/// text is safe.
+fn multi_row_insert(n: usize, engine: Engine) -> String {
+    let mut sql = String::from(
+        "INSERT INTO messages (id, channel_id, bucket, author_id, nonce, content, edited_at, data) VALUES ",
+    );
+    for row in 0..n {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..8 {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            match engine {
+                // Plain `?`: sqlx's SQLite driver looks up every *named*
+                // parameter by a linear scan, quadratic in a long VALUES list.
+                Engine::Sqlite => sql.push('?'),
+                Engine::Postgres => sql.push_str(&format!("${}", row * 8 + col + 1)),
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 const COLUMNS: &str = "id, channel_id, author_id, nonce, content, edited_at, data";
@@ -122,9 +154,25 @@ impl MessageStore for SqlStore {
     }
 
     async fn insert_batch(&self, messages: &[MessageRecord]) -> Result<()> {
+        // Multi-row INSERTs of up to BATCH_ROWS rows, one transaction.
         let mut tx = self.pool.begin().await?;
-        for m in messages {
-            self.insert_one(&mut *tx, m).await?;
+        for chunk in messages.chunks(BATCH_ROWS) {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(
+                chunk.len(),
+                self.engine,
+            )));
+            for m in chunk {
+                q = q
+                    .bind(db_id(m.id))
+                    .bind(db_id(m.channel_id))
+                    .bind(i64::from(self.buckets.bucket_of(m.id)))
+                    .bind(db_id(m.author_id))
+                    .bind(m.nonce.as_deref())
+                    .bind(m.content.as_str())
+                    .bind(m.edited_at.map(Timestamp::unix_micros))
+                    .bind(data_json(m)?);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
