@@ -96,6 +96,18 @@ mod pg {
         suite::bus::bus_order_and_resume(&s).await
     });
 
+    /// A server that cannot be reached is a typed Unavailable error.
+    #[tokio::test]
+    async fn unreachable_server_is_unavailable() {
+        if suite::service_url("postgres", "POSTGRES_URL").is_none() {
+            return;
+        }
+        let err = SqlStore::connect("postgres://postgres@127.0.0.1:1/test")
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+    }
+
     /// An acknowledged message is readable from a new connection pool (a
     /// restarted process).
     #[tokio::test]
