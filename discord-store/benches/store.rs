@@ -53,33 +53,36 @@ async fn bench_messages(name: &str, store: Arc<dyn MessageStore>, table_size: u6
         n as f64 / secs
     );
 
-    // Acknowledged single inserts, 8 concurrent writers.
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for t in 0..8u64 {
-        let store = Arc::clone(&store);
-        let ids = Arc::clone(&ids);
-        tasks.push(tokio::spawn(async move {
-            for i in 0..n / 8 {
-                store
-                    .insert(&message(&ids, (t * 131 + i) % CHANNELS, i))
-                    .await
-                    .unwrap();
-            }
-        }));
+    // Acknowledged single inserts from concurrent writers (as a server with
+    // many clients sending at once).
+    for writers in [8u64, 64] {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..writers {
+            let store = Arc::clone(&store);
+            let ids = Arc::clone(&ids);
+            tasks.push(tokio::spawn(async move {
+                for i in 0..n / writers {
+                    store
+                        .insert(&message(&ids, (t * 131 + i) % CHANNELS, i))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{name}: single inserts, {writers} writers: {:.0}/s",
+            (n / writers * writers) as f64 / secs
+        );
     }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{name}: single inserts, 8 writers: {:.0}/s",
-        n as f64 / secs
-    );
 
     // Batched inserts (1000 per batch) until the table holds `table_size`.
     let batch = 1000u64;
-    let mut inserted = 2 * n;
+    let mut inserted = 3 * n;
     let start = Instant::now();
     let mut batched = 0u64;
     while inserted < table_size {

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use discord_snowflake::TimeBuckets;
+use sqlx::{AnyConnection, AnyPool};
+use tokio::sync::{mpsc, oneshot};
+
 use super::{Engine, SqlStore, db_id, from_db};
 use crate::message::{
     HistoryAnchor, HistoryQuery, InsertOutcome, MessageBody, MessageRecord, MessageStore,
@@ -81,29 +85,96 @@ fn data_json(m: &MessageRecord) -> Result<String> {
     })?)
 }
 
-impl SqlStore {
-    async fn insert_one<'e, E>(&self, exec: E, m: &MessageRecord) -> Result<(), sqlx::Error>
-    where
-        E: sqlx::Executor<'e, Database = sqlx::Any>,
-    {
-        let data = data_json(m).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO messages (id, channel_id, bucket, author_id, nonce, content, edited_at, data)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(db_id(m.id))
-        .bind(db_id(m.channel_id))
-        .bind(i64::from(self.buckets.bucket_of(m.id)))
-        .bind(db_id(m.author_id))
-        .bind(m.nonce.as_deref())
-        .bind(&m.content)
-        .bind(m.edited_at.map(Timestamp::unix_micros))
-        .bind(data)
-        .execute(exec)
-        .await?;
-        Ok(())
+/// Inserts one message on `conn`; a nonce already used by the author in
+/// the channel yields the first message instead.
+async fn insert_on(
+    conn: &mut AnyConnection,
+    buckets: TimeBuckets,
+    m: &MessageRecord,
+) -> Result<InsertOutcome> {
+    let data = data_json(m)?;
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, channel_id, bucket, author_id, nonce, content, edited_at, data)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(db_id(m.id))
+    .bind(db_id(m.channel_id))
+    .bind(i64::from(buckets.bucket_of(m.id)))
+    .bind(db_id(m.author_id))
+    .bind(m.nonce.as_deref())
+    .bind(&m.content)
+    .bind(m.edited_at.map(Timestamp::unix_micros))
+    .bind(data)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(InsertOutcome::Inserted),
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            let conflict = || StoreError::Conflict(format!("message {} already exists", m.id));
+            let Some(nonce) = m.nonce.as_deref() else {
+                return Err(conflict());
+            };
+            let row = sqlx::query(
+                "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
+                 WHERE channel_id = $1 AND author_id = $2 AND nonce = $3",
+            )
+            .bind(db_id(m.channel_id))
+            .bind(db_id(m.author_id))
+            .bind(nonce)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match row {
+                Some(row) => Ok(InsertOutcome::Duplicate(Box::new(row_to_record(&row)?))),
+                None => Err(conflict()),
+            }
+        }
+        Err(e) => Err(e.into()),
     }
+}
 
+/// A message insert waiting for its commit.
+pub(super) type InsertJob = (MessageRecord, oneshot::Sender<Result<InsertOutcome>>);
+
+/// Group commit for SQLite: takes every insert waiting (up to 512), writes
+/// them in one transaction and answers each after the commit. SQLite has one
+/// writer at a time, so this turns many small commits contending for the
+/// lock into few large ones; nothing is acknowledged before it is durable.
+pub(super) async fn group_commit_writer(
+    pool: AnyPool,
+    buckets: TimeBuckets,
+    mut jobs: mpsc::Receiver<InsertJob>,
+) {
+    let mut batch: Vec<InsertJob> = Vec::with_capacity(512);
+    while jobs.recv_many(&mut batch, 512).await > 0 {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let committed: Result<()> = async {
+            let mut tx = pool.begin().await?;
+            for (m, _) in &batch {
+                outcomes.push(insert_on(&mut tx, buckets, m).await);
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        match committed {
+            Ok(()) => {
+                for ((_, done), outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = done.send(outcome);
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Err(StoreError::Unavailable(
+                        format!("commit failed: {text}").into(),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl SqlStore {
     async fn page(
         &self,
         sql: &'static str,
@@ -123,34 +194,20 @@ impl SqlStore {
 #[async_trait]
 impl MessageStore for SqlStore {
     async fn insert(&self, message: &MessageRecord) -> Result<InsertOutcome> {
-        match self.insert_one(&self.pool, message).await {
-            Ok(()) => Ok(InsertOutcome::Inserted),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                let Some(nonce) = message.nonce.as_deref() else {
-                    return Err(StoreError::Conflict(format!(
-                        "message {} already exists",
-                        message.id
-                    )));
-                };
-                let row = sqlx::query(
-                    "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
-                     WHERE channel_id = $1 AND author_id = $2 AND nonce = $3",
-                )
-                .bind(db_id(message.channel_id))
-                .bind(db_id(message.author_id))
-                .bind(nonce)
-                .fetch_optional(&self.pool)
-                .await?;
-                match row {
-                    Some(row) => Ok(InsertOutcome::Duplicate(Box::new(row_to_record(&row)?))),
-                    None => Err(StoreError::Conflict(format!(
-                        "message {} already exists",
-                        message.id
-                    ))),
-                }
-            }
-            Err(e) => Err(e.into()),
+        if let Some(writer) = &self.writer {
+            // SQLite: hand it to the group-commit writer, which answers only
+            // after the transaction holding it committed.
+            let (done, wait) = oneshot::channel();
+            writer
+                .send((message.clone(), done))
+                .await
+                .map_err(|_| StoreError::Unavailable("the SQLite writer task stopped".into()))?;
+            return wait
+                .await
+                .map_err(|_| StoreError::Unavailable("the SQLite writer task stopped".into()))?;
         }
+        let mut conn = self.pool.acquire().await?;
+        insert_on(&mut conn, self.buckets, message).await
     }
 
     async fn insert_batch(&self, messages: &[MessageRecord]) -> Result<()> {

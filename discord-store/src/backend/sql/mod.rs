@@ -52,6 +52,8 @@ pub struct SqlStore {
     engine: Engine,
     buckets: TimeBuckets,
     bus_notify: Arc<Notify>,
+    /// SQLite's group-commit writer for message inserts.
+    writer: Option<tokio::sync::mpsc::Sender<messages::InsertJob>>,
 }
 
 impl SqlStore {
@@ -128,11 +130,17 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let writer = (engine == Engine::Sqlite).then(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(4096);
+            tokio::spawn(messages::group_commit_writer(pool.clone(), buckets, rx));
+            tx
+        });
         Ok(SqlStore {
             pool,
             engine,
             buckets,
             bus_notify: Arc::new(Notify::new()),
+            writer,
         })
     }
 
