@@ -31,6 +31,19 @@ mod live {
         suite::bus::bus_order_and_resume(&bus).await;
     }
 
+    /// A broker that cannot be reached is a typed Unavailable error, not a
+    /// hang or a panic.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unreachable_broker_is_unavailable() {
+        if suite::service_url("kafka", "KAFKA_BROKERS").is_none() {
+            return;
+        }
+        let err = KafkaBus::connect_with("127.0.0.1:1", "nowhere", 1, Duration::from_secs(6))
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+    }
+
     /// Two groups each see every event; events keep the channel as key.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn groups_are_independent() {

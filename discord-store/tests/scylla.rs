@@ -174,6 +174,15 @@ mod cql {
         store.bulk_delete(channel, &[messages[3].id]).await.unwrap();
     }
 
+    /// A node that cannot be reached is a typed Unavailable error.
+    #[tokio::test]
+    async fn unreachable_node_is_unavailable() {
+        let err = ScyllaMessages::connect(&ScyllaConfig::new("127.0.0.1:1"))
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+    }
+
     async fn real() -> Option<ScyllaMessages> {
         let uri = suite::service_url("scylla", "SCYLLA_URI")?;
         let mut config = ScyllaConfig::new(uri);

@@ -41,7 +41,11 @@ impl std::fmt::Debug for KafkaBus {
 }
 
 fn map_err(e: KafkaError) -> StoreError {
-    match e.rdkafka_error_code() {
+    let code = match &e {
+        KafkaError::AdminOp(code) => Some(*code),
+        _ => e.rdkafka_error_code(),
+    };
+    match code {
         Some(
             RDKafkaErrorCode::BrokerTransportFailure
             | RDKafkaErrorCode::AllBrokersDown
@@ -95,7 +99,9 @@ impl KafkaBus {
             .create()
             .map_err(map_err)?;
         let topic = NewTopic::new(&self.topic, partitions, TopicReplication::Fixed(1));
-        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let opts = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(10)))
+            .request_timeout(Some(Duration::from_secs(10)));
         let results = admin
             .create_topics([&topic], &opts)
             .await

@@ -1,6 +1,8 @@
 //! [`EventBus`] on SQLite: one durable log; each group stores the offset of
 //! the last event it committed. One process, so one partition (0) holds
-//! every channel, which orders each channel's events trivially.
+//! every channel, which orders each channel's events trivially. A group is
+//! meant to have one consumer at a time here: two consumers of one group
+//! each read every event (Kafka splits a group's work across partitions).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
