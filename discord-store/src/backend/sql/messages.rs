@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use discord_snowflake::TimeBuckets;
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
@@ -145,7 +148,33 @@ pub(super) async fn group_commit_writer(
     mut jobs: mpsc::Receiver<InsertJob>,
 ) {
     let mut batch: Vec<InsertJob> = Vec::with_capacity(512);
-    while jobs.recv_many(&mut batch, 512).await > 0 {
+    // Checkpoint the WAL in the background every second, on another
+    // connection (so on another of sqlx's SQLite threads): writers then rarely
+    // reach the auto-checkpoint threshold and stall on it inline.
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let checkpointing = Arc::new(AtomicBool::new(false));
+    loop {
+        tokio::select! {
+            received = jobs.recv_many(&mut batch, 512) => {
+                if received == 0 {
+                    return;
+                }
+            }
+            _ = tick.tick() => {
+                if !checkpointing.swap(true, Ordering::AcqRel) {
+                    let pool = pool.clone();
+                    let flag = Arc::clone(&checkpointing);
+                    tokio::spawn(async move {
+                        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                            tracing::warn!(error = %e, "background WAL checkpoint failed");
+                        }
+                        flag.store(false, Ordering::Release);
+                    });
+                }
+                continue;
+            }
+        }
         let mut outcomes = Vec::with_capacity(batch.len());
         let committed: Result<()> = async {
             let mut tx = pool.begin().await?;
