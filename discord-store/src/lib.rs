@@ -77,3 +77,33 @@ impl Stores {
         })
     }
 }
+
+#[cfg(test)]
+mod assertions {
+    //! Compile-time checks: the traits are usable as `dyn`, and the stores
+    //! can be shared across tasks.
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn stores_are_shareable_and_traits_object_safe() {
+        send_sync::<Stores>();
+        send_sync::<StoreError>();
+        send_sync::<backend::sql::SqlStore>();
+        send_sync::<backend::memory::MemoryPresence>();
+        send_sync::<backend::memory::MemorySessions>();
+        send_sync::<backend::memory::MemoryPubSub>();
+        send_sync::<ObjectBlobStore>();
+        #[cfg(feature = "redis")]
+        send_sync::<backend::redis::RedisStore>();
+        #[cfg(feature = "kafka")]
+        send_sync::<backend::kafka::KafkaBus>();
+        #[cfg(feature = "scylla")]
+        send_sync::<backend::scylla::ScyllaMessages>();
+        fn subscriber_is_send(_: Option<Box<dyn Subscriber>>) {}
+        fn consumer_is_send(_: Option<Box<dyn BusConsumer>>) {}
+        subscriber_is_send(None);
+        consumer_is_send(None);
+    }
+}
