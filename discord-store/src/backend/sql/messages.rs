@@ -62,7 +62,16 @@ fn multi_row_insert(n: usize, engine: Engine) -> String {
     sql
 }
 
-const COLUMNS: &str = "id, channel_id, author_id, nonce, content, edited_at, data";
+/// `SELECT <message columns> FROM messages <rest>` as one literal, so the
+/// column list that `row_to_record` reads is written once.
+macro_rules! select_messages {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages ",
+            $rest
+        )
+    };
+}
 
 fn row_to_record(row: &AnyRow) -> Result<MessageRecord> {
     let data: String = row.try_get("data")?;
@@ -117,10 +126,9 @@ async fn insert_on(
             let Some(nonce) = m.nonce.as_deref() else {
                 return Err(conflict());
             };
-            let row = sqlx::query(
-                "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
-                 WHERE channel_id = $1 AND author_id = $2 AND nonce = $3",
-            )
+            let row = sqlx::query(select_messages!(
+                "WHERE channel_id = $1 AND author_id = $2 AND nonce = $3"
+            ))
             .bind(db_id(m.channel_id))
             .bind(db_id(m.author_id))
             .bind(nonce)
@@ -265,14 +273,11 @@ impl MessageStore for SqlStore {
     }
 
     async fn get(&self, channel_id: Snowflake, id: Snowflake) -> Result<Option<MessageRecord>> {
-        let row = sqlx::query(
-            "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
-             WHERE id = $1 AND channel_id = $2",
-        )
-        .bind(db_id(id))
-        .bind(db_id(channel_id))
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(select_messages!("WHERE id = $1 AND channel_id = $2"))
+            .bind(db_id(id))
+            .bind(db_id(channel_id))
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(row_to_record).transpose()
     }
 
@@ -343,12 +348,10 @@ impl MessageStore for SqlStore {
     ) -> Result<Vec<MessageRecord>> {
         query.validate()?;
         let limit = usize::from(query.limit);
-        let _ = COLUMNS;
         Ok(match query.anchor {
             HistoryAnchor::Latest => {
                 self.page(
-                    "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
-                     WHERE channel_id = $1 ORDER BY id DESC LIMIT $2",
+                    select_messages!("WHERE channel_id = $1 ORDER BY id DESC LIMIT $2"),
                     channel_id,
                     None,
                     limit,
@@ -357,8 +360,7 @@ impl MessageStore for SqlStore {
             }
             HistoryAnchor::Before(id) => {
                 self.page(
-                    "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
-                     WHERE channel_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                    select_messages!("WHERE channel_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
                     channel_id,
                     Some(id),
                     limit,
@@ -368,8 +370,9 @@ impl MessageStore for SqlStore {
             HistoryAnchor::After(id) => {
                 let mut page = self
                     .page(
-                        "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
-                         WHERE channel_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3",
+                        select_messages!(
+                            "WHERE channel_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3"
+                        ),
                         channel_id,
                         Some(id),
                         limit,
@@ -384,8 +387,9 @@ impl MessageStore for SqlStore {
                     Vec::new()
                 } else {
                     self.page(
-                        "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
-                         WHERE channel_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3",
+                        select_messages!(
+                            "WHERE channel_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3"
+                        ),
                         channel_id,
                         Some(id),
                         newer_n,
@@ -395,8 +399,9 @@ impl MessageStore for SqlStore {
                 newer.reverse();
                 let older = self
                     .page(
-                        "SELECT id, channel_id, author_id, nonce, content, edited_at, data FROM messages
-                         WHERE channel_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3",
+                        select_messages!(
+                            "WHERE channel_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3"
+                        ),
                         channel_id,
                         Some(id),
                         limit - newer_n,
