@@ -1,1 +1,18 @@
 #![doc = include_str!("../README.md")]
+
+pub mod config;
+mod connection;
+pub mod data;
+pub mod error;
+pub mod event;
+pub mod frame;
+mod gateway;
+mod hub;
+pub mod protocol;
+pub mod view;
+
+pub use config::GatewayConfig;
+pub use data::{AuthError, GatewayData, Identity, MemberQuery, VoiceHook, VoiceSession};
+pub use error::{GatewayError, Result};
+pub use event::Event;
+pub use gateway::{Gateway, GatewayStores};

@@ -1,0 +1,484 @@
+//! One node's index of its sessions, and fanout: an event arriving from
+//! pub/sub is filtered (shard, intents, VIEW_CHANNEL, MESSAGE_CONTENT) and
+//! handed to each recipient's bounded queue. Event data is shared by all
+//! recipients (one `Arc` per view of the event), never re-serialized per
+//! session.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use discord_proto::Snowflake;
+use discord_proto::gateway::{DispatchEvent, GatewayGuild, Intents};
+use discord_store::Topic;
+use serde::Deserialize;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::event::Event;
+use crate::view::GuildView;
+
+/// An event ready to frame: the name and data shared by every session that
+/// receives this view of it.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The event's ID (for de-duplication across a hand-over).
+    pub id: u64,
+    /// `t`.
+    pub name: Arc<str>,
+    /// `d`, as JSON.
+    pub data: Arc<str>,
+}
+
+/// What a session task is told besides events.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// The outbound queue overflowed: close the socket (resumably).
+    Overflow,
+    /// Another connection resumes this session: stop and answer.
+    Release(ReleaseReply),
+    /// The node is shutting down: send op 7 and let the client resume
+    /// elsewhere.
+    Reconnect,
+}
+
+/// Whom to tell that a session was released.
+#[derive(Debug)]
+pub(crate) enum ReleaseReply {
+    /// A connection on this node.
+    Local(oneshot::Sender<()>),
+    /// A node, over pub/sub.
+    Remote(String),
+}
+
+/// A connection's registration in the hub.
+#[derive(Debug)]
+pub(crate) struct SessionHandle {
+    pub conn: u64,
+    pub session_id: String,
+    pub user_id: Snowflake,
+    pub intents: Intents,
+    pub shard: Option<[u32; 2]>,
+    events: mpsc::Sender<Arc<Prepared>>,
+    pub control: mpsc::UnboundedSender<Control>,
+    overflowed: AtomicBool,
+    /// Events that arrived after the queue overflowed, in order; the
+    /// session drains them into its replay log.
+    spill: Mutex<VecDeque<Arc<Prepared>>>,
+    pub spilled: Notify,
+}
+
+impl SessionHandle {
+    pub(crate) fn new(
+        conn: u64,
+        session_id: String,
+        user_id: Snowflake,
+        intents: Intents,
+        shard: Option<[u32; 2]>,
+        events: mpsc::Sender<Arc<Prepared>>,
+        control: mpsc::UnboundedSender<Control>,
+    ) -> Self {
+        SessionHandle {
+            conn,
+            session_id,
+            user_id,
+            intents,
+            shard,
+            events,
+            control,
+            overflowed: AtomicBool::new(false),
+            spill: Mutex::new(VecDeque::new()),
+            spilled: Notify::new(),
+        }
+    }
+
+    /// Whether the session's shard receives events of `guild` (`None`:
+    /// DMs and guild-less events, shard 0).
+    fn on_shard(&self, guild: Option<Snowflake>) -> bool {
+        match (self.shard, guild) {
+            (None, _) => true,
+            (Some([id, _]), None) => id == 0,
+            (Some([id, count]), Some(g)) => (g.get() >> 22) % u64::from(count) == u64::from(id),
+        }
+    }
+
+    fn push(&self, event: Arc<Prepared>) {
+        if !self.overflowed.load(Ordering::Acquire) {
+            match self.events.try_send(event) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.overflowed.store(true, Ordering::Release);
+                    let _ = self.control.send(Control::Overflow);
+                    lock(&self.spill).push_back(event);
+                }
+            }
+        } else {
+            lock(&self.spill).push_back(event);
+        }
+        self.spilled.notify_one();
+    }
+
+    /// Takes the events that overflowed, oldest first.
+    pub(crate) fn take_spill(&self) -> VecDeque<Arc<Prepared>> {
+        std::mem::take(&mut *lock(&self.spill))
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct GuildEntry {
+    view: GuildView,
+    sessions: Vec<Arc<SessionHandle>>,
+}
+
+#[derive(Default)]
+struct State {
+    guilds: HashMap<Snowflake, GuildEntry>,
+    users: HashMap<Snowflake, Vec<Arc<SessionHandle>>>,
+    /// Session ID -> the connection serving it on this node.
+    owners: HashMap<String, Arc<SessionHandle>>,
+    all: HashMap<u64, Arc<SessionHandle>>,
+}
+
+/// A change of the node's pub/sub subscriptions.
+#[derive(Debug)]
+pub(crate) enum SubCommand {
+    Subscribe(Vec<Topic>, Option<oneshot::Sender<()>>),
+    Unsubscribe(Vec<Topic>),
+}
+
+/// The node's session index.
+pub(crate) struct Hub {
+    state: Mutex<State>,
+    subs: mpsc::UnboundedSender<SubCommand>,
+}
+
+impl Hub {
+    pub(crate) fn new(subs: mpsc::UnboundedSender<SubCommand>) -> Self {
+        Hub {
+            state: Mutex::new(State::default()),
+            subs,
+        }
+    }
+
+    /// Adds a connection with its guilds; returns once the node is
+    /// subscribed to every topic it needs, so no event published after this
+    /// returns is missed.
+    pub(crate) async fn register(&self, handle: Arc<SessionHandle>, guilds: &[GatewayGuild]) {
+        let mut topics = Vec::new();
+        {
+            let mut state = lock(&self.state);
+            for guild in guilds {
+                if add_to_guild(&mut state, &handle, guild) {
+                    topics.push(Topic::Guild(guild.guild.id));
+                }
+            }
+            let user = state.users.entry(handle.user_id).or_default();
+            if user.is_empty() {
+                topics.push(Topic::User(handle.user_id));
+            }
+            user.push(Arc::clone(&handle));
+            state.all.insert(handle.conn, handle);
+        }
+        let (tx, rx) = oneshot::channel();
+        if self
+            .subs
+            .send(SubCommand::Subscribe(topics, Some(tx)))
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    /// Makes `handle` the connection serving its session on this node;
+    /// returns the one it replaces, if any.
+    pub(crate) fn set_owner(&self, handle: &Arc<SessionHandle>) -> Option<Arc<SessionHandle>> {
+        lock(&self.state)
+            .owners
+            .insert(handle.session_id.clone(), Arc::clone(handle))
+            .filter(|old| old.conn != handle.conn)
+    }
+
+    /// The connection serving `session_id` here, if any.
+    pub(crate) fn owner(&self, session_id: &str) -> Option<Arc<SessionHandle>> {
+        lock(&self.state).owners.get(session_id).cloned()
+    }
+
+    /// Every connection on this node.
+    pub(crate) fn all(&self) -> Vec<Arc<SessionHandle>> {
+        lock(&self.state).all.values().cloned().collect()
+    }
+
+    /// The guilds a connection receives events of.
+    pub(crate) fn guilds_of(&self, conn: u64) -> Vec<Snowflake> {
+        let state = lock(&self.state);
+        state
+            .guilds
+            .iter()
+            .filter(|(_, e)| e.sessions.iter().any(|s| s.conn == conn))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Whether a connection receives events of `guild`.
+    pub(crate) fn in_guild(&self, conn: u64, guild: Snowflake) -> bool {
+        lock(&self.state)
+            .guilds
+            .get(&guild)
+            .is_some_and(|e| e.sessions.iter().any(|s| s.conn == conn))
+    }
+
+    /// Removes a connection; unsubscribes from topics nobody here needs.
+    pub(crate) fn unregister(&self, conn: u64) {
+        let mut topics = Vec::new();
+        {
+            let mut state = lock(&self.state);
+            let Some(handle) = state.all.remove(&conn) else {
+                return;
+            };
+            if state
+                .owners
+                .get(&handle.session_id)
+                .is_some_and(|h| h.conn == conn)
+            {
+                state.owners.remove(&handle.session_id);
+            }
+            if let Some(list) = state.users.get_mut(&handle.user_id) {
+                list.retain(|h| h.conn != conn);
+                if list.is_empty() {
+                    state.users.remove(&handle.user_id);
+                    topics.push(Topic::User(handle.user_id));
+                }
+            }
+            state.guilds.retain(|id, entry| {
+                entry.sessions.retain(|h| h.conn != conn);
+                if entry.sessions.is_empty() {
+                    topics.push(Topic::Guild(*id));
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        if !topics.is_empty() {
+            let _ = self.subs.send(SubCommand::Unsubscribe(topics));
+        }
+    }
+
+    /// Delivers an event that arrived on `topic`.
+    pub(crate) fn deliver(&self, topic: &Topic, event: Event) {
+        let typed = if GuildView::is_relevant(&event.name) || event.name == "GUILD_CREATE" {
+            DispatchEvent::from_raw(&event.name, &event.data).ok()
+        } else {
+            None
+        };
+        let mut fan = Fanout::new(&event);
+        let mut state = lock(&self.state);
+        let mut unsubscribe = Vec::new();
+        match topic {
+            Topic::Guild(guild) if event.users.is_empty() => {
+                let Some(entry) = state.guilds.get_mut(guild) else {
+                    return;
+                };
+                // A deleted channel is judged by who could see it; anything
+                // else by the state after the change.
+                let deleting = event.name == "CHANNEL_DELETE";
+                if let (Some(typed), false) = (&typed, deleting) {
+                    entry.view.apply(typed);
+                }
+                for session in &entry.sessions {
+                    fan.offer(session, Some(&mut entry.view));
+                }
+                if let (Some(typed), true) = (&typed, deleting) {
+                    entry.view.apply(typed);
+                }
+                match typed {
+                    Some(DispatchEvent::GuildMemberRemove(e)) => {
+                        entry.sessions.retain(|s| s.user_id != e.user.id);
+                    }
+                    Some(DispatchEvent::GuildDelete(_)) => entry.sessions.clear(),
+                    _ => {}
+                }
+                if entry.sessions.is_empty() {
+                    state.guilds.remove(guild);
+                    unsubscribe.push(Topic::Guild(*guild));
+                }
+            }
+            Topic::User(user) => {
+                let sessions = state.users.get(user).cloned().unwrap_or_default();
+                let mut subscribe = Vec::new();
+                for session in &sessions {
+                    let view = event.guild_id.and_then(|g| state.guilds.get_mut(&g));
+                    fan.offer(session, view.map(|e| &mut e.view));
+                    match &typed {
+                        // The user joined a guild: its events follow.
+                        Some(DispatchEvent::GuildCreate(
+                            discord_proto::gateway::GuildCreate::Available(g),
+                        )) if session.on_shard(Some(g.guild.id)) => {
+                            let created = add_to_guild(&mut state, session, g);
+                            subscribe.extend(created.then_some(Topic::Guild(g.guild.id)));
+                        }
+                        _ if event.name == "GUILD_DELETE" => {
+                            if let Some(g) = event.guild_id
+                                && let Some(entry) = state.guilds.get_mut(&g)
+                            {
+                                entry.sessions.retain(|s| s.conn != session.conn);
+                                if entry.sessions.is_empty() {
+                                    state.guilds.remove(&g);
+                                    unsubscribe.push(Topic::Guild(g));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if !subscribe.is_empty() {
+                    let _ = self.subs.send(SubCommand::Subscribe(subscribe, None));
+                }
+            }
+            _ => {}
+        }
+        drop(state);
+        if !unsubscribe.is_empty() {
+            let _ = self.subs.send(SubCommand::Unsubscribe(unsubscribe));
+        }
+    }
+}
+
+/// Adds a session to a guild's entry (creating it from `guild`); returns
+/// `true` if the entry is new, so its topic needs a subscription.
+fn add_to_guild(state: &mut State, handle: &Arc<SessionHandle>, guild: &GatewayGuild) -> bool {
+    let id = guild.guild.id;
+    let mut created = false;
+    let entry = state.guilds.entry(id).or_insert_with(|| {
+        created = true;
+        GuildEntry {
+            view: GuildView::new(guild),
+            sessions: Vec::new(),
+        }
+    });
+    if !entry.view.is_member(handle.user_id) {
+        let roles = guild
+            .members
+            .iter()
+            .find(|m| m.user.as_ref().is_some_and(|u| u.id == handle.user_id))
+            .map(|m| m.roles.clone())
+            .unwrap_or_default();
+        entry.view.set_member(handle.user_id, roles);
+    }
+    if !entry.sessions.iter().any(|s| s.conn == handle.conn) {
+        entry.sessions.push(Arc::clone(handle));
+    }
+    created
+}
+
+/// The views of one event: full, and (made on first need) without message
+/// content for sessions that may not read it.
+struct Fanout<'a> {
+    event: &'a Event,
+    full: Arc<Prepared>,
+    stripped: Option<Arc<Prepared>>,
+    /// For MESSAGE_CREATE/UPDATE: the author and mentioned users.
+    readers: Option<Vec<Snowflake>>,
+}
+
+impl<'a> Fanout<'a> {
+    fn new(event: &'a Event) -> Self {
+        let name: Arc<str> = Arc::from(event.name.as_str());
+        let full = Arc::new(Prepared {
+            id: event.id,
+            name,
+            data: Arc::from(event.data.get()),
+        });
+        let readers = matches!(event.name.as_str(), "MESSAGE_CREATE" | "MESSAGE_UPDATE")
+            .then(|| message_readers(event.data.get()));
+        Fanout {
+            event,
+            full,
+            stripped: None,
+            readers,
+        }
+    }
+
+    fn offer(&mut self, session: &SessionHandle, view: Option<&mut GuildView>) {
+        let guild = self.event.guild_id;
+        let in_guild = guild.is_some();
+        if !session.on_shard(guild) || !session.intents.receives(&self.event.name, in_guild) {
+            return;
+        }
+        if let (Some(channel), Some(view)) = (self.event.channel_id, view)
+            && in_guild
+            && !view.can_view(session.user_id, channel)
+        {
+            return;
+        }
+        let hide_content = in_guild
+            && !session.intents.contains(Intents::MESSAGE_CONTENT)
+            && self
+                .readers
+                .as_ref()
+                .is_some_and(|r| !r.contains(&session.user_id));
+        if hide_content {
+            let stripped = self.stripped.get_or_insert_with(|| {
+                Arc::new(Prepared {
+                    id: self.full.id,
+                    name: Arc::clone(&self.full.name),
+                    data: Arc::from(strip_content(self.event.data.get()).as_str()),
+                })
+            });
+            session.push(Arc::clone(stripped));
+        } else {
+            session.push(Arc::clone(&self.full));
+        }
+    }
+}
+
+/// The users who may read a message's content without MESSAGE_CONTENT: its
+/// author and the users it mentions.
+fn message_readers(data: &str) -> Vec<Snowflake> {
+    #[derive(Deserialize)]
+    struct Who {
+        id: Snowflake,
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        author: Option<Who>,
+        #[serde(default)]
+        mentions: Vec<Who>,
+    }
+    match serde_json::from_str::<Probe>(data) {
+        Ok(p) => p
+            .author
+            .into_iter()
+            .chain(p.mentions)
+            .map(|w| w.id)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A message's data with `content`, `embeds`, `attachments` and
+/// `components` emptied, as Discord sends it without MESSAGE_CONTENT.
+fn strip_content(data: &str) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(data)
+    else {
+        return data.to_owned();
+    };
+    for (field, empty) in [
+        ("content", serde_json::Value::String(String::new())),
+        ("embeds", serde_json::Value::Array(Vec::new())),
+        ("attachments", serde_json::Value::Array(Vec::new())),
+        ("components", serde_json::Value::Array(Vec::new())),
+    ] {
+        if value.contains_key(field) || field != "components" {
+            value.insert(field.to_owned(), empty);
+        }
+    }
+    serde_json::to_string(&value).unwrap_or_else(|_| data.to_owned())
+}
+
+#[cfg(test)]
+mod tests;

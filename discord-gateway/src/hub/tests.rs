@@ -1,0 +1,308 @@
+//! Fanout decisions: who gets an event, in which view, and what happens
+//! when a queue overflows.
+
+use std::sync::Arc;
+
+use discord_proto::Snowflake;
+use discord_proto::gateway::Intents;
+use discord_store::Topic;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::{Control, Hub, Prepared, SessionHandle, SubCommand};
+use crate::event::Event;
+use crate::view::tests::guild;
+
+fn id(n: u64) -> Snowflake {
+    Snowflake::new(n)
+}
+
+struct Probe {
+    handle: Arc<SessionHandle>,
+    events: mpsc::Receiver<Arc<Prepared>>,
+    control: mpsc::UnboundedReceiver<Control>,
+}
+
+impl Probe {
+    fn names(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(e) = self.events.try_recv() {
+            out.push(e.name.to_string());
+        }
+        out
+    }
+    fn data(&mut self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        while let Ok(e) = self.events.try_recv() {
+            out.push(serde_json::from_str(&e.data).unwrap());
+        }
+        out
+    }
+}
+
+/// A hub whose subscription requests are answered at once; returns the
+/// topics subscribed so far through the receiver.
+fn hub() -> (Arc<Hub>, mpsc::UnboundedReceiver<Topic>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<SubCommand>();
+    let (topics_tx, topics_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(cmd) = rx.recv().await {
+            if let SubCommand::Subscribe(topics, reply) = cmd {
+                for t in topics {
+                    let _ = topics_tx.send(t);
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(());
+                }
+            }
+        }
+    });
+    (Arc::new(Hub::new(tx)), topics_rx)
+}
+
+async fn join(
+    hub: &Hub,
+    conn: u64,
+    user: u64,
+    intents: Intents,
+    shard: Option<[u32; 2]>,
+    queue: usize,
+) -> Probe {
+    let (etx, events) = mpsc::channel(queue);
+    let (ctx, control) = mpsc::unbounded_channel();
+    let handle = Arc::new(SessionHandle::new(
+        conn,
+        format!("s{conn}"),
+        id(user),
+        intents,
+        shard,
+        etx,
+        ctx,
+    ));
+    hub.register(Arc::clone(&handle), &[guild()]).await;
+    Probe {
+        handle,
+        events,
+        control,
+    }
+}
+
+fn message(channel: u64, author: u64, mentions: &[u64]) -> Event {
+    let mentions: Vec<_> = mentions
+        .iter()
+        .map(
+            |m| json!({"id": m.to_string(), "username": "u", "discriminator": "0", "avatar": null}),
+        )
+        .collect();
+    Event::raw(
+        "MESSAGE_CREATE",
+        Some(id(100)),
+        &json!({"id": "900", "channel_id": channel.to_string(), "guild_id": "100",
+                "author": {"id": author.to_string(), "username": "a", "discriminator": "0", "avatar": null},
+                "content": "secret", "embeds": [{"title": "t"}], "attachments": [],
+                "mentions": mentions}),
+    )
+    .unwrap()
+}
+
+const GUILD_MSGS: Intents = Intents::GUILD_MESSAGES;
+
+#[tokio::test]
+async fn registering_subscribes_to_guild_and_user_topics() {
+    let (hub, mut topics) = hub();
+    let _p = join(&hub, 1, 3, GUILD_MSGS, None, 8).await;
+    let mut got = vec![topics.recv().await.unwrap(), topics.recv().await.unwrap()];
+    got.sort();
+    assert_eq!(got, vec![Topic::Guild(id(100)), Topic::User(id(3))]);
+}
+
+#[tokio::test]
+async fn only_sessions_that_can_view_the_channel_get_its_messages() {
+    let (hub, _) = hub();
+    let all = GUILD_MSGS | Intents::MESSAGE_CONTENT;
+    let mut owner = join(&hub, 1, 1, all, None, 8).await;
+    let mut modr = join(&hub, 2, 2, all, None, 8).await;
+    let mut plain = join(&hub, 3, 3, all, None, 8).await;
+    hub.deliver(&Topic::Guild(id(100)), message(11, 1, &[]));
+    assert_eq!(owner.names(), ["MESSAGE_CREATE"]);
+    assert_eq!(modr.names(), ["MESSAGE_CREATE"]);
+    assert!(plain.names().is_empty(), "user 3 cannot see channel 11");
+    hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
+    assert_eq!(plain.names(), ["MESSAGE_CREATE"]);
+}
+
+#[tokio::test]
+async fn intents_decide_which_events_arrive() {
+    let (hub, _) = hub();
+    let mut none = join(&hub, 1, 3, Intents::GUILDS, None, 8).await;
+    let mut msgs = join(&hub, 2, 3, GUILD_MSGS, None, 8).await;
+    hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
+    let typing = Event::raw(
+        "TYPING_START",
+        Some(id(100)),
+        &json!({"channel_id": "10", "guild_id": "100", "user_id": "1", "timestamp": 1}),
+    )
+    .unwrap();
+    hub.deliver(&Topic::Guild(id(100)), typing);
+    assert!(none.names().is_empty());
+    assert_eq!(
+        msgs.names(),
+        ["MESSAGE_CREATE"],
+        "no GUILD_MESSAGE_TYPING intent"
+    );
+}
+
+#[tokio::test]
+async fn without_message_content_only_author_and_mentioned_read_content() {
+    let (hub, _) = hub();
+    let mut author = join(&hub, 1, 1, GUILD_MSGS, None, 8).await;
+    let mut mentioned = join(&hub, 2, 2, GUILD_MSGS, None, 8).await;
+    let mut other = join(&hub, 3, 3, GUILD_MSGS, None, 8).await;
+    let mut privileged = join(&hub, 4, 3, GUILD_MSGS | Intents::MESSAGE_CONTENT, None, 8).await;
+    hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[2]));
+    for (who, probe) in [
+        ("author", &mut author),
+        ("mentioned", &mut mentioned),
+        ("privileged", &mut privileged),
+    ] {
+        let d = probe.data();
+        assert_eq!(d[0]["content"], "secret", "{who}");
+        assert_eq!(d[0]["embeds"][0]["title"], "t", "{who}");
+    }
+    let d = other.data();
+    assert_eq!(d[0]["content"], "");
+    assert_eq!(d[0]["embeds"], json!([]));
+    assert_eq!(d[0]["attachments"], json!([]));
+    assert_eq!(d[0]["id"], "900", "the rest of the message is intact");
+}
+
+#[tokio::test]
+async fn sessions_share_one_copy_of_each_view() {
+    let (hub, _) = hub();
+    let mut a = join(&hub, 1, 3, GUILD_MSGS, None, 8).await;
+    let mut b = join(&hub, 2, 3, GUILD_MSGS, None, 8).await;
+    hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
+    let (x, y) = (a.events.try_recv().unwrap(), b.events.try_recv().unwrap());
+    assert!(Arc::ptr_eq(&x, &y));
+}
+
+#[tokio::test]
+async fn shards_receive_only_their_guilds_and_dms_go_to_shard_zero() {
+    let (hub, _) = hub();
+    // Guild 100: (100 >> 22) % 2 == 0.
+    let mut s0 = join(
+        &hub,
+        1,
+        3,
+        GUILD_MSGS | Intents::DIRECT_MESSAGES,
+        Some([0, 2]),
+        8,
+    )
+    .await;
+    let mut s1 = join(
+        &hub,
+        2,
+        3,
+        GUILD_MSGS | Intents::DIRECT_MESSAGES,
+        Some([1, 2]),
+        8,
+    )
+    .await;
+    hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
+    assert_eq!(s0.names(), ["MESSAGE_CREATE"]);
+    assert!(s1.names().is_empty());
+    let dm = Event::raw(
+        "MESSAGE_CREATE",
+        None,
+        &json!({"id": "901", "channel_id": "77",
+                "author": {"id": "1", "username": "a", "discriminator": "0", "avatar": null},
+                "content": "hi", "mentions": []}),
+    )
+    .unwrap()
+    .to_users([id(3)]);
+    hub.deliver(&Topic::User(id(3)), dm);
+    assert_eq!(s0.data()[0]["content"], "hi", "DM content is never hidden");
+    assert!(s1.names().is_empty());
+}
+
+#[tokio::test]
+async fn a_permission_change_takes_effect_for_connected_sessions() {
+    let (hub, _) = hub();
+    let mut plain = join(
+        &hub,
+        3,
+        3,
+        GUILD_MSGS | Intents::GUILDS | Intents::GUILD_MEMBERS,
+        None,
+        8,
+    )
+    .await;
+    hub.deliver(&Topic::Guild(id(100)), message(11, 1, &[]));
+    assert!(plain.names().is_empty());
+    let update = Event::raw(
+        "GUILD_MEMBER_UPDATE",
+        Some(id(100)),
+        &json!({"guild_id": "100", "roles": ["200"],
+                "user": {"id": "3", "username": "plain", "discriminator": "0", "avatar": null},
+                "joined_at": "2026-01-01T00:00:00+00:00"}),
+    )
+    .unwrap();
+    hub.deliver(&Topic::Guild(id(100)), update);
+    hub.deliver(&Topic::Guild(id(100)), message(11, 1, &[]));
+    assert_eq!(plain.names(), ["GUILD_MEMBER_UPDATE", "MESSAGE_CREATE"]);
+}
+
+#[tokio::test]
+async fn a_full_queue_spills_in_order_and_signals_overflow() {
+    let (hub, _) = hub();
+    let mut slow = join(&hub, 1, 3, GUILD_MSGS, None, 2).await;
+    let mut fast = join(&hub, 2, 3, GUILD_MSGS, None, 64).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let e = message(10, 1, &[]);
+        ids.push(e.id);
+        hub.deliver(&Topic::Guild(id(100)), e);
+    }
+    assert_eq!(fast.names().len(), 5, "the fast session is not held back");
+    assert!(matches!(slow.control.try_recv(), Ok(Control::Overflow)));
+    assert!(
+        slow.control.try_recv().is_err(),
+        "overflow is signalled once"
+    );
+    let mut got: Vec<u64> = Vec::new();
+    while let Ok(e) = slow.events.try_recv() {
+        got.push(e.id);
+    }
+    got.extend(slow.handle.take_spill().iter().map(|e| e.id));
+    assert_eq!(got, ids, "nothing lost, order kept");
+}
+
+#[tokio::test]
+async fn leaving_a_guild_stops_its_events() {
+    let (hub, _) = hub();
+    let intents = GUILD_MSGS | Intents::GUILD_MEMBERS;
+    let mut p = join(&hub, 1, 3, intents, None, 8).await;
+    let remove = Event::raw(
+        "GUILD_MEMBER_REMOVE",
+        Some(id(100)),
+        &json!({"guild_id": "100",
+                "user": {"id": "3", "username": "plain", "discriminator": "0", "avatar": null}}),
+    )
+    .unwrap();
+    hub.deliver(&Topic::Guild(id(100)), remove);
+    hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
+    assert_eq!(p.names(), ["GUILD_MEMBER_REMOVE"]);
+    assert!(!hub.in_guild(1, id(100)));
+}
+
+#[tokio::test]
+async fn unregister_forgets_the_session() {
+    let (hub, _) = hub();
+    let mut p = join(&hub, 1, 3, GUILD_MSGS, None, 8).await;
+    hub.set_owner(&p.handle);
+    assert!(hub.owner("s1").is_some());
+    hub.unregister(1);
+    assert!(hub.owner("s1").is_none());
+    hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
+    assert!(p.names().is_empty());
+}

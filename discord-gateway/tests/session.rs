@@ -1,0 +1,291 @@
+//! The session protocol over real WebSockets: handshake, READY and
+//! GUILD_CREATE, heartbeats, and every close code a client can cause.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use discord_proto::gateway::Intents;
+use futures::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn hello_identify_ready_then_guild_create() {
+    let n = single().await;
+    let mut c = Client::connect(n.addr, "v=10&encoding=json").await;
+    let hello = c.payload().await;
+    assert_eq!(hello["op"], 10);
+    assert_eq!(hello["d"]["heartbeat_interval"], 30_000);
+    assert!(hello["s"].is_null() && hello["t"].is_null());
+    c.send(identify(3, ALL)).await;
+    let ready = c.payload().await;
+    assert_eq!(ready["t"], "READY");
+    assert_eq!(ready["s"], 1);
+    let d = &ready["d"];
+    assert_eq!(d["v"], 10);
+    assert_eq!(d["user"]["id"], "3");
+    assert_eq!(d["guilds"], json!([{"id": "100", "unavailable": true}]));
+    assert_eq!(d["session_id"].as_str().unwrap().len(), 32);
+    assert_eq!(d["resume_gateway_url"], format!("ws://{}", n.addr));
+    assert!(
+        d.get("application").is_none(),
+        "user sessions have no application"
+    );
+    let gc = c.payload().await;
+    assert_eq!(gc["t"], "GUILD_CREATE");
+    assert_eq!(gc["s"], 2);
+    let channels: Vec<_> = gc["d"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(channels, ["10"], "user 3 cannot see channel 11");
+    assert_eq!(gc["d"]["members"].as_array().unwrap().len(), 4);
+    assert_eq!(gc["d"]["roles"].as_array().unwrap().len(), 2);
+    assert_eq!(gc["d"]["unavailable"], false);
+}
+
+#[tokio::test]
+async fn bots_get_their_application_in_ready() {
+    let n = single().await;
+    let mut c = Client::connect(n.addr, "v=10&encoding=json").await;
+    c.payload().await;
+    c.send(identify(9, Intents::GUILDS | Intents::GUILD_MESSAGES))
+        .await;
+    let ready = c.dispatch("READY").await;
+    assert_eq!(ready["d"]["application"]["id"], "90");
+    assert_eq!(ready["d"]["user"]["bot"], true);
+}
+
+#[tokio::test]
+async fn heartbeats_are_acknowledged() {
+    let n = single().await;
+    let mut c = Client::identify(n.addr, 3, ALL).await;
+    c.send(json!({"op": 1, "d": c.seq})).await;
+    assert_eq!(c.payload().await["op"], 11);
+    // Before IDENTIFY too.
+    let mut c = Client::connect(n.addr, "v=10").await;
+    c.payload().await;
+    c.send(json!({"op": 1, "d": null})).await;
+    assert_eq!(c.payload().await["op"], 11);
+}
+
+#[tokio::test]
+async fn the_gateway_answers_with_and_without_a_trailing_slash() {
+    let n = single().await;
+    for path in ["gateway", "gateway/"] {
+        let url = format!("ws://{}/{path}?v=10&encoding=json", n.addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect(path);
+        let first = futures::StreamExt::next(&mut ws).await.unwrap().unwrap();
+        assert!(first.to_text().unwrap().contains(r#""op":10"#), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_permessage_deflate_offer_is_declined_not_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let n = single().await;
+    let mut request = format!("ws://{}/?v=10", n.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Extensions",
+        "permessage-deflate; client_max_window_bits"
+            .parse()
+            .unwrap(),
+    );
+    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert!(response.headers().get("sec-websocket-extensions").is_none());
+    let first = futures::StreamExt::next(&mut ws).await.unwrap().unwrap();
+    assert!(first.to_text().unwrap().contains(r#""op":10"#));
+}
+
+async fn close_code_after(query: &str, payloads: Vec<serde_json::Value>) -> u16 {
+    let n = single().await;
+    let mut c = Client::connect(n.addr, query).await;
+    if query.contains("v=10") {
+        c.payload().await;
+    }
+    for p in payloads {
+        c.send(p).await;
+    }
+    c.closed_with().await
+}
+
+#[tokio::test]
+async fn unsupported_versions_close_with_4012() {
+    let n = single().await;
+    let mut c = Client::connect(n.addr, "v=8&encoding=json").await;
+    assert_eq!(c.closed_with().await, 4012);
+    let mut c = Client::connect(n.addr, "v=9&encoding=json").await;
+    assert_eq!(c.payload().await["op"], 10, "v=9 is accepted");
+}
+
+#[tokio::test]
+async fn authentication_failures_close_with_4004() {
+    let bad = json!({"op": 2, "d": {"token": "nope", "properties": {}, "intents": 1}});
+    assert_eq!(close_code_after("v=10", vec![bad]).await, 4004);
+}
+
+#[tokio::test]
+async fn unknown_opcodes_close_with_4001_and_garbage_with_4002() {
+    let n = single().await;
+    let mut c = Client::connect(n.addr, "v=10").await;
+    c.payload().await;
+    c.send(json!({"op": 99, "d": null})).await;
+    assert_eq!(c.closed_with().await, 4001);
+    let mut c = Client::connect(n.addr, "v=10").await;
+    c.payload().await;
+    c.ws.send(Message::text("{not json")).await.unwrap();
+    assert_eq!(c.closed_with().await, 4002);
+}
+
+#[tokio::test]
+async fn commands_before_identify_close_with_4003() {
+    let presence =
+        json!({"op": 3, "d": {"since": null, "activities": [], "status": "idle", "afk": false}});
+    assert_eq!(close_code_after("v=10", vec![presence]).await, 4003);
+}
+
+#[tokio::test]
+async fn a_second_identify_closes_with_4005() {
+    let n = single().await;
+    let mut c = Client::identify(n.addr, 3, ALL).await;
+    c.send(identify(3, ALL)).await;
+    assert_eq!(c.closed_with().await, 4005);
+}
+
+#[tokio::test]
+async fn more_than_120_commands_a_minute_close_with_4008() {
+    let n = single().await;
+    let mut c = Client::identify(n.addr, 3, ALL).await;
+    for _ in 0..120 {
+        c.send(json!({"op": 1, "d": null})).await;
+    }
+    assert_eq!(c.closed_with().await, 4008);
+}
+
+#[tokio::test]
+async fn shard_and_intent_errors_close_with_their_codes() {
+    let shard = json!({"op": 2, "d": {"token": "token-3", "properties": {}, "intents": 1, "shard": [2, 2]}});
+    assert_eq!(close_code_after("v=10", vec![shard]).await, 4010);
+    let invalid =
+        json!({"op": 2, "d": {"token": "token-3", "properties": {}, "intents": 1u64 << 40}});
+    assert_eq!(close_code_after("v=10", vec![invalid]).await, 4013);
+    // The bot may not use MESSAGE_CONTENT.
+    let disallowed = identify(9, Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT);
+    assert_eq!(close_code_after("v=10", vec![disallowed]).await, 4014);
+}
+
+#[tokio::test]
+async fn a_bot_in_too_many_guilds_must_shard() {
+    let mut cfg = config("a");
+    cfg.max_guilds_per_shard = 0;
+    let n = node(cfg, memory_stores(100), Data::new()).await;
+    let mut c = Client::connect(n.addr, "v=10").await;
+    c.payload().await;
+    c.send(identify(9, Intents::GUILDS)).await;
+    assert_eq!(c.closed_with().await, 4011);
+}
+
+#[tokio::test]
+async fn oversized_frames_close_with_4002() {
+    let n = single().await;
+    let mut c = Client::identify(n.addr, 3, ALL).await;
+    let big = json!({"op": 1, "d": null, "padding": "x".repeat(8000)});
+    c.send(big).await;
+    assert_eq!(c.closed_with().await, 4002);
+    // Far past the limit: refused at the transport, still a close.
+    let mut c = Client::identify(n.addr, 3, ALL).await;
+    let huge = json!({"op": 1, "d": null, "padding": "x".repeat(1 << 20)});
+    let _ = c.ws.send(Message::text(huge.to_string())).await;
+    let code = c.closed_with().await;
+    assert!(code == 4002 || code == 1006, "closed with {code}");
+}
+
+#[tokio::test]
+async fn a_silent_client_is_asked_for_a_heartbeat_then_closed_with_4009() {
+    let mut cfg = config("a");
+    cfg.heartbeat_interval = Duration::from_millis(200);
+    cfg.heartbeat_timeout = Duration::from_millis(600);
+    let n = node(cfg, memory_stores(100), Data::new()).await;
+    let mut c = Client::identify(n.addr, 3, ALL).await;
+    let request = c.payload().await;
+    assert_eq!(request["op"], 1, "the server asks for a heartbeat");
+    assert_eq!(c.closed_with().await, 4009);
+}
+
+async fn next_decoded(
+    ws: &mut Ws,
+    decoder: &mut discord_proto::compression::Decoder,
+) -> serde_json::Value {
+    loop {
+        match futures::StreamExt::next(ws).await.unwrap().unwrap() {
+            Message::Binary(b) => {
+                if let Some(out) = decoder.push(&b).unwrap() {
+                    return serde_json::from_slice(&out).unwrap();
+                }
+            }
+            other => panic!("expected binary, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn zlib_stream_compresses_every_payload() {
+    use discord_proto::compression::{Decoder, TransportCompression};
+    let n = single().await;
+    let url = format!("ws://{}/?v=10&encoding=json&compress=zlib-stream", n.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut decoder = Decoder::new(TransportCompression::ZlibStream, 1 << 20).unwrap();
+    assert_eq!(next_decoded(&mut ws, &mut decoder).await["op"], 10);
+    ws.send(Message::text(identify(3, ALL).to_string()))
+        .await
+        .unwrap();
+    assert_eq!(next_decoded(&mut ws, &mut decoder).await["t"], "READY");
+    assert_eq!(
+        next_decoded(&mut ws, &mut decoder).await["t"],
+        "GUILD_CREATE"
+    );
+}
+
+#[tokio::test]
+async fn zstd_stream_compresses_every_payload() {
+    use discord_proto::compression::{Decoder, TransportCompression};
+    let n = single().await;
+    let url = format!("ws://{}/?v=10&encoding=json&compress=zstd-stream", n.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut decoder = Decoder::new(TransportCompression::ZstdStream, 1 << 20).unwrap();
+    match futures::StreamExt::next(&mut ws).await.unwrap().unwrap() {
+        Message::Binary(b) => {
+            let out = decoder.push(&b).unwrap().expect("one message per frame");
+            assert!(String::from_utf8(out).unwrap().contains(r#""op":10"#));
+        }
+        other => panic!("expected binary, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn request_guild_members_answers_with_chunks() {
+    let n = single().await;
+    let mut c = Client::identify(n.addr, 3, ALL).await;
+    c.send(json!({"op": 8, "d": {"guild_id": "100", "query": "user", "limit": 2, "nonce": "abc"}}))
+        .await;
+    let chunk = c.dispatch("GUILD_MEMBERS_CHUNK").await;
+    assert_eq!(chunk["d"]["guild_id"], "100");
+    assert_eq!(chunk["d"]["members"].as_array().unwrap().len(), 2);
+    assert_eq!(chunk["d"]["chunk_index"], 0);
+    assert_eq!(chunk["d"]["chunk_count"], 1);
+    assert_eq!(chunk["d"]["nonce"], "abc");
+    c.send(json!({"op": 8, "d": {"guild_id": "100", "user_ids": ["2", "77"], "presences": true}}))
+        .await;
+    let chunk = c.dispatch("GUILD_MEMBERS_CHUNK").await;
+    let members = chunk["d"]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0]["user"]["id"], "2");
+    assert_eq!(chunk["d"]["not_found"], json!(["77"]));
+    assert!(chunk["d"]["presences"].is_array());
+}
