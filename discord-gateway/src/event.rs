@@ -100,7 +100,7 @@ fn channel_of(name: &str, data: &RawValue) -> Option<Snowflake> {
 
 /// What nodes send each other on the pub/sub bus.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Wire {
     /// An event for sessions.
     Event(Event),
@@ -140,6 +140,24 @@ mod tests {
                 Topic::User(Snowflake::new(4))
             ]
         );
+    }
+
+    #[test]
+    fn wire_events_round_trip_with_raw_data() {
+        let e = Event::raw(
+            "TYPING_START",
+            Some(Snowflake::new(1)),
+            &serde_json::json!({"a": [1]}),
+        )
+        .unwrap();
+        let text = serde_json::to_string(&Wire::Event(e.clone())).unwrap();
+        match serde_json::from_str::<Wire>(&text).unwrap() {
+            Wire::Event(back) => {
+                assert_eq!(back.id, e.id);
+                assert_eq!(back.data.get(), r#"{"a":[1]}"#);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -382,6 +382,8 @@ struct Fanout<'a> {
     stripped: Option<Arc<Prepared>>,
     /// For MESSAGE_CREATE/UPDATE: the author and mentioned users.
     readers: Option<Vec<Snowflake>>,
+    /// For PRESENCE_UPDATE: whose presence it is (not sent to themselves).
+    subject: Option<Snowflake>,
 }
 
 impl<'a> Fanout<'a> {
@@ -394,18 +396,25 @@ impl<'a> Fanout<'a> {
         });
         let readers = matches!(event.name.as_str(), "MESSAGE_CREATE" | "MESSAGE_UPDATE")
             .then(|| message_readers(event.data.get()));
+        let subject = (event.name == "PRESENCE_UPDATE")
+            .then(|| presence_subject(event.data.get()))
+            .flatten();
         Fanout {
             event,
             full,
             stripped: None,
             readers,
+            subject,
         }
     }
 
     fn offer(&mut self, session: &SessionHandle, view: Option<&mut GuildView>) {
         let guild = self.event.guild_id;
         let in_guild = guild.is_some();
-        if !session.on_shard(guild) || !session.intents.receives(&self.event.name, in_guild) {
+        if !session.on_shard(guild)
+            || !session.intents.receives(&self.event.name, in_guild)
+            || self.subject == Some(session.user_id)
+        {
             return;
         }
         if let (Some(channel), Some(view)) = (self.event.channel_id, view)
@@ -458,6 +467,19 @@ fn message_readers(data: &str) -> Vec<Snowflake> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// The user a PRESENCE_UPDATE is about.
+fn presence_subject(data: &str) -> Option<Snowflake> {
+    #[derive(Deserialize)]
+    struct Who {
+        id: Snowflake,
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        user: Who,
+    }
+    serde_json::from_str::<Probe>(data).ok().map(|p| p.user.id)
 }
 
 /// A message's data with `content`, `embeds`, `attachments` and

@@ -306,3 +306,21 @@ async fn unregister_forgets_the_session() {
     hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
     assert!(p.names().is_empty());
 }
+
+#[tokio::test]
+async fn presence_updates_go_to_others_not_to_their_subject() {
+    let (hub, _) = hub();
+    let mut me = join(&hub, 1, 3, Intents::GUILD_PRESENCES, None, 8).await;
+    let mut other = join(&hub, 2, 2, Intents::GUILD_PRESENCES, None, 8).await;
+    let mut no_intent = join(&hub, 3, 1, Intents::GUILDS, None, 8).await;
+    let presence = Event::raw(
+        "PRESENCE_UPDATE",
+        Some(id(100)),
+        &json!({"user": {"id": "3"}, "guild_id": "100", "status": "idle", "activities": []}),
+    )
+    .unwrap();
+    hub.deliver(&Topic::Guild(id(100)), presence);
+    assert!(me.names().is_empty());
+    assert_eq!(other.names(), ["PRESENCE_UPDATE"]);
+    assert!(no_intent.names().is_empty());
+}

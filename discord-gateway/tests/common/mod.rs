@@ -331,3 +331,40 @@ pub const ALL: Intents = Intents::GUILDS
     .union(Intents::MESSAGE_CONTENT)
     .union(Intents::GUILD_PRESENCES)
     .union(Intents::GUILD_MEMBERS);
+
+impl Client {
+    /// Reconnects to `addr` and sends RESUME for `session_id` after `seq`.
+    pub async fn resume(addr: SocketAddr, user: u64, session_id: &str, seq: u64) -> Client {
+        let mut c = Client::connect(addr, "v=10&encoding=json").await;
+        assert_eq!(c.payload().await["op"], 10);
+        c.send(json!({"op": 6, "d": {"token": format!("token-{user}"), "session_id": session_id, "seq": seq}}))
+            .await;
+        c.session_id = session_id.to_owned();
+        c
+    }
+
+    /// Dispatches up to and including RESUMED, as `(seq, t, content)`.
+    pub async fn replay(&mut self) -> Vec<(u64, String, String)> {
+        let mut out = Vec::new();
+        loop {
+            let v = self.payload().await;
+            assert_eq!(v["op"], 0, "expected only dispatches during replay: {v}");
+            let t = v["t"].as_str().unwrap().to_owned();
+            let content = v["d"]["content"].as_str().unwrap_or_default().to_owned();
+            out.push((v["s"].as_u64().unwrap(), t.clone(), content));
+            if t == "RESUMED" {
+                return out;
+            }
+        }
+    }
+}
+
+/// Waits until `f` holds, polling (for server-side effects of a client
+/// action that has no reply).
+pub async fn eventually(mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < WAIT, "condition not reached in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
