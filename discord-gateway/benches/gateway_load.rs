@@ -1,0 +1,438 @@
+//! The gateway load tool: runs a gateway node in a child process (embedded
+//! mode: in-memory sessions, presence and pub/sub) and drives it from this
+//! process with real WebSocket sessions.
+//!
+//! ```sh
+//! # 15,000 idle identified sessions: server RSS per session
+//! cargo bench -p discord-gateway --bench gateway_load -- --sessions 15000 --seconds 0
+//! # fanout: 5,000 sessions in one guild, 200 messages/s posted for 20 s
+//! cargo bench -p discord-gateway --bench gateway_load -- --sessions 5000 --rate 200 --seconds 20
+//! # add --compress zlib-stream for transport compression
+//! ```
+//!
+//! Reports sessions held, server RSS per session (RSS after connecting
+//! minus RSS before, over the session count), deliveries per second,
+//! server CPU time per delivered MESSAGE_CREATE, and delivery latency p50 /
+//! p99 from the HTTP POST that publishes a message to its receipt.
+#![allow(missing_docs)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use axum::extract::State;
+use axum::routing::post;
+use discord_gateway::{
+    AuthError, Event, Gateway, GatewayConfig, GatewayData, GatewayStores, Identity, MemberQuery,
+};
+use discord_proto::Snowflake;
+use discord_proto::compression::{Decoder, TransportCompression};
+use discord_proto::gateway::{GatewayGuild, Intents};
+use discord_proto::model::{Member, User};
+use discord_store::backend::memory::{MemoryPresence, MemoryPubSub, MemorySessions};
+use futures::{SinkExt, StreamExt};
+use serde_json::json;
+use std::io::BufRead;
+use tokio_tungstenite::tungstenite::Message;
+
+const GUILD: u64 = 100;
+const CHANNEL: u64 = 10;
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+// ---------------------------------------------------------------- server
+
+/// Every `token-N` is user N, a member of guild 100 with one open channel.
+struct LoadData;
+
+fn user(n: u64) -> User {
+    serde_json::from_value(json!({"id": n.to_string(), "username": format!("u{n}"), "discriminator": "0", "avatar": null})).unwrap()
+}
+
+#[async_trait]
+impl GatewayData for LoadData {
+    async fn authenticate(&self, token: &str) -> Result<Identity, AuthError> {
+        let n = token
+            .strip_prefix("token-")
+            .and_then(|n| n.parse().ok())
+            .ok_or(AuthError::InvalidToken)?;
+        Ok(Identity {
+            user: user(n),
+            application: None,
+            allowed_privileged: Intents::PRIVILEGED,
+        })
+    }
+
+    async fn guilds(&self, user_id: Snowflake) -> Result<Vec<GatewayGuild>, String> {
+        let g = serde_json::from_value(json!({
+            "id": GUILD.to_string(), "name": "load", "owner_id": "1",
+            "roles": [{"id": GUILD.to_string(), "name": "@everyone", "permissions": "3072",
+                       "position": 0, "color": 0, "hoist": false, "managed": false, "mentionable": false}],
+            "channels": [{"id": CHANNEL.to_string(), "type": 0, "guild_id": GUILD.to_string(), "name": "busy"}],
+            "members": [{"user": {"id": user_id.to_string(), "username": "u", "discriminator": "0", "avatar": null},
+                         "roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": false, "mute": false}],
+            "member_count": 1
+        }))
+        .map_err(|e| e.to_string())?;
+        Ok(vec![g])
+    }
+
+    async fn guild_ids(&self, _: Snowflake) -> Result<Vec<Snowflake>, String> {
+        Ok(vec![Snowflake::new(GUILD)])
+    }
+
+    async fn members(
+        &self,
+        _: Snowflake,
+        _: &MemberQuery,
+        _: usize,
+    ) -> Result<Vec<Member>, String> {
+        Ok(Vec::new())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Publish {
+    count: u64,
+    /// Client clock (ns since the epoch) when the POST was sent.
+    sent: String,
+}
+
+async fn publish(State(gw): State<Gateway>, body: String) -> &'static str {
+    let p: Publish = serde_json::from_str(&body).expect("publish body");
+    for i in 0..p.count {
+        let event = Event::raw(
+            "MESSAGE_CREATE",
+            Some(Snowflake::new(GUILD)),
+            &json!({"id": (1 << 40) + i, "channel_id": CHANNEL.to_string(), "guild_id": GUILD.to_string(),
+                    "author": {"id": "1", "username": "poster", "discriminator": "0", "avatar": null},
+                    "content": "a typical chat message of modest length", "nonce": p.sent,
+                    "timestamp": "2026-01-01T00:00:00+00:00", "mentions": [], "embeds": [],
+                    "attachments": [], "type": 0, "tts": false, "pinned": false,
+                    "mention_everyone": false, "mention_roles": []}),
+        )
+        .expect("event");
+        gw.publish(&event).await.expect("publish");
+    }
+    "ok"
+}
+
+async fn server() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = GatewayConfig {
+        resume_gateway_url: format!("ws://{addr}"),
+        ..GatewayConfig::default()
+    };
+    let stores = GatewayStores {
+        sessions: Arc::new(MemorySessions::new(1000)),
+        presence: Arc::new(MemoryPresence::new()),
+        pubsub: Arc::new(MemoryPubSub::new()),
+    };
+    let gw = Gateway::start(config, Arc::new(LoadData), None, stores)
+        .await
+        .unwrap();
+    let app = gw.router::<()>("/gateway").merge(
+        axum::Router::new()
+            .route("/publish", post(publish))
+            .with_state(gw.clone()),
+    );
+    // Tell the parent where we listen.
+    println!("{addr}");
+    axum::serve(listener, app).await.unwrap();
+}
+
+// ---------------------------------------------------------------- client
+
+struct Args {
+    sessions: usize,
+    rate: u64,
+    seconds: u64,
+    compress: Option<TransportCompression>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        sessions: 1000,
+        rate: 200,
+        seconds: 10,
+        compress: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = || it.next().expect("flag value");
+        match arg.as_str() {
+            "--sessions" => a.sessions = val().parse().unwrap(),
+            "--rate" => a.rate = val().parse().unwrap(),
+            "--seconds" => a.seconds = val().parse().unwrap(),
+            "--compress" => a.compress = Some(val().parse().unwrap()),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    a
+}
+
+fn proc_status(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Server CPU time (user + system) in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Latencies in 10 µs buckets up to 2 s.
+struct Histogram {
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new() -> Self {
+        Histogram {
+            buckets: (0..200_001).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+        }
+    }
+    fn record(&self, nanos: u128) {
+        let i = ((nanos / 10_000) as usize).min(self.buckets.len() - 1);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+    fn percentile(&self, p: f64) -> Duration {
+        let total = self.count.load(Ordering::Relaxed);
+        let target = ((total as f64) * p).ceil() as u64;
+        let mut seen = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            seen += b.load(Ordering::Relaxed);
+            if seen >= target.max(1) {
+                return Duration::from_micros(i as u64 * 10 + 10);
+            }
+        }
+        Duration::MAX
+    }
+}
+
+async fn session(
+    addr: SocketAddr,
+    n: usize,
+    compress: Option<TransportCompression>,
+    hist: Arc<Histogram>,
+    ready: Arc<AtomicU64>,
+) {
+    let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (n % 16) as u8));
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(source, 0)).unwrap();
+    let stream = socket.connect(addr).await.expect("connect");
+    let query = match compress {
+        Some(c) => format!("v=10&encoding=json&compress={c}"),
+        None => "v=10&encoding=json".into(),
+    };
+    let url = format!("ws://{addr}/gateway/?{query}");
+    let (ws, _) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .expect("handshake");
+    let (mut tx, mut rx) = ws.split();
+    let mut decoder = compress.map(|c| Decoder::new(c, 1 << 24).unwrap());
+    let identify = json!({"op": 2, "d": {"token": format!("token-{}", n + 2), "properties": {},
+        "intents": (Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT).bits()}});
+    tx.send(Message::text(identify.to_string())).await.unwrap();
+    let heartbeat = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(40));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if tx
+                .send(Message::text(r#"{"op":1,"d":null}"#))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut guild_created = false;
+    while let Some(Ok(msg)) = rx.next().await {
+        let bytes = match (msg, decoder.as_mut()) {
+            (Message::Text(t), _) => t.as_bytes().to_vec(),
+            (Message::Binary(b), Some(d)) => match d.push(&b).unwrap() {
+                Some(out) => out,
+                None => continue,
+            },
+            _ => continue,
+        };
+        let text = std::str::from_utf8(&bytes).unwrap();
+        if !guild_created {
+            if text.contains(r#""t":"GUILD_CREATE""#) {
+                guild_created = true;
+                ready.fetch_add(1, Ordering::Relaxed);
+            }
+            continue;
+        }
+        if let Some(i) = text.find(r#""nonce":""#) {
+            let rest = &text[i + 9..];
+            let sent: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
+            hist.record(now_nanos().saturating_sub(sent));
+        }
+    }
+    heartbeat.abort();
+}
+
+async fn client(args: Args) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .arg("--server")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server process");
+    let pid = child.id();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line.trim().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_before = proc_status(pid, "VmRSS:");
+    let hist = Arc::new(Histogram::new());
+    let ready = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let gate = Arc::new(tokio::sync::Semaphore::new(256));
+    for n in 0..args.sessions {
+        let permit = Arc::clone(&gate).acquire_owned().await.unwrap();
+        let (hist, ready2) = (Arc::clone(&hist), Arc::clone(&ready));
+        let target = n as u64 + 1;
+        tokio::spawn(session(addr, n, args.compress, hist, ready2));
+        // Hold the permit until this session is ready: at most 256
+        // handshakes in flight.
+        let ready = Arc::clone(&ready);
+        tokio::spawn(async move {
+            while ready.load(Ordering::Relaxed) < target.saturating_sub(256) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            drop(permit);
+        });
+    }
+    while (ready.load(Ordering::Relaxed) as usize) < args.sessions {
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "sessions did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let connect_secs = start.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = proc_status(pid, "VmRSS:");
+    let per_session = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / args.sessions as f64;
+    println!(
+        "sessions held: {} (identified in {connect_secs:.1} s), compression: {}",
+        args.sessions,
+        args.compress.map_or("none".into(), |c| c.to_string())
+    );
+    println!(
+        "server RSS: {rss_before} KiB before, {rss_after} KiB after: {per_session:.0} bytes per session"
+    );
+    if args.seconds > 0 {
+        let http = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut sender = http_post::Sender(http);
+        let ticks_per_sec = 100.0; // USER_HZ on Linux
+        let cpu_before = cpu_ticks(pid);
+        let received_before = hist.count.load(Ordering::Relaxed);
+        let begin = Instant::now();
+        let tick = Duration::from_millis(10);
+        let per_tick = (args.rate as f64 * tick.as_secs_f64()).max(1.0) as u64;
+        let mut posted = 0u64;
+        let mut next = Instant::now();
+        while begin.elapsed() < Duration::from_secs(args.seconds) {
+            let body = json!({"count": per_tick, "sent": now_nanos().to_string()}).to_string();
+            http_post::post(&mut sender, "/publish", body).await;
+            posted += per_tick;
+            next += tick;
+            tokio::time::sleep_until(next.into()).await;
+        }
+        let offered_secs = begin.elapsed().as_secs_f64();
+        let expected = posted * args.sessions as u64;
+        // Let the tail arrive.
+        let drain_start = Instant::now();
+        while hist.count.load(Ordering::Relaxed) - received_before < expected
+            && drain_start.elapsed() < Duration::from_secs(30)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let total_secs = begin.elapsed().as_secs_f64();
+        let cpu = (cpu_ticks(pid) - cpu_before) as f64 / ticks_per_sec;
+        let delivered = hist.count.load(Ordering::Relaxed) - received_before;
+        println!(
+            "posted {posted} messages in {offered_secs:.1} s ({:.0} deliveries/s offered)",
+            expected as f64 / offered_secs
+        );
+        println!(
+            "delivered {delivered} of {expected} in {total_secs:.1} s: {:.0} deliveries/s",
+            delivered as f64 / total_secs
+        );
+        println!(
+            "server CPU: {cpu:.2} s = {:.2} µs per delivered MESSAGE_CREATE",
+            cpu * 1e6 / delivered.max(1) as f64
+        );
+        println!(
+            "latency POST -> receipt: p50 {:?}, p99 {:?}",
+            hist.percentile(0.5),
+            hist.percentile(0.99)
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A minimal HTTP/1.1 POST over one kept-alive connection.
+mod http_post {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub(crate) struct Sender(pub(crate) TcpStream);
+
+    pub(crate) async fn post(s: &mut Sender, path: &str, body: String) {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.0.write_all(req.as_bytes()).await.unwrap();
+        // The answer is small: read until the body "ok" arrives.
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !buf.ends_with(b"ok") {
+            let n = s.0.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "server closed the control connection");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn main() {
+    let server_mode = std::env::args().any(|a| a == "--server");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if server_mode {
+        runtime.block_on(server());
+    } else {
+        runtime.block_on(client(args()));
+    }
+}
