@@ -295,18 +295,30 @@ async fn session(
 }
 
 async fn client(args: Args) {
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .arg("--server")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("server process");
-    let pid = child.id();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line.trim().parse().unwrap();
+    // `LOAD_SERVER=ADDR,PID` drives a server started by hand (e.g. under
+    // a heap profiler: `heaptrack <bench binary> --server`).
+    let (addr, pid, mut child): (SocketAddr, u32, Option<std::process::Child>) =
+        match std::env::var("LOAD_SERVER") {
+            Ok(v) => {
+                let (addr, pid) = v.split_once(',').expect("LOAD_SERVER=ADDR,PID");
+                (addr.parse().unwrap(), pid.parse().unwrap(), None)
+            }
+            Err(_) => {
+                let exe = std::env::current_exe().unwrap();
+                let mut child = Command::new(exe)
+                    .arg("--server")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("server process");
+                let pid = child.id();
+                let mut line = String::new();
+                std::io::BufReader::new(child.stdout.take().unwrap())
+                    .read_line(&mut line)
+                    .unwrap();
+                (line.trim().parse().unwrap(), pid, Some(child))
+            }
+        };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = proc_status(pid, "VmRSS:");
     let hist = Arc::new(Histogram::new());
@@ -354,8 +366,9 @@ async fn client(args: Args) {
         let cpu_before = cpu_ticks(pid);
         let received_before = hist.count.load(Ordering::Relaxed);
         let begin = Instant::now();
-        let tick = Duration::from_millis(10);
-        let per_tick = (args.rate as f64 * tick.as_secs_f64()).max(1.0) as u64;
+        // Post every 10 ms, or less often for rates under 100/s.
+        let tick = Duration::from_millis(10).max(Duration::from_secs(1) / args.rate.max(1) as u32);
+        let per_tick = ((args.rate as f64 * tick.as_secs_f64()).round() as u64).max(1);
         let mut posted = 0u64;
         let mut next = Instant::now();
         while begin.elapsed() < Duration::from_secs(args.seconds) {
@@ -395,8 +408,10 @@ async fn client(args: Args) {
             hist.percentile(0.99)
         );
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    if let Some(child) = child.as_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 /// A minimal HTTP/1.1 POST over one kept-alive connection.
@@ -431,6 +446,11 @@ fn main() {
         .build()
         .unwrap();
     if server_mode {
+        // Exit cleanly when stdin closes (so profilers write their data).
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
         runtime.block_on(server());
     } else {
         runtime.block_on(client(args()));

@@ -146,9 +146,9 @@ impl Conn {
             return;
         }
         match self.connected().await {
-            Ended::Finished => self.finish().await,
+            Ended::Finished => Box::pin(self.finish()).await,
             Ended::Released => {}
-            Ended::Detached => self.detached().await,
+            Ended::Detached => Box::pin(self.detached()).await,
         }
     }
 
@@ -164,7 +164,7 @@ impl Conn {
                 input = next_input(&mut self.live) => match input {
                     Input::Control(Some(Control::Release(reply))) => {
                         self.close(CloseCode::UnknownError, "session resumed on another connection").await;
-                        self.release(reply).await;
+                        Box::pin(self.release(reply)).await;
                         return Ended::Released;
                     }
                     Input::Control(Some(Control::Overflow)) => {
@@ -251,9 +251,9 @@ impl Conn {
                 self.close(code, code.reason()).await;
                 return Some(self.ended_without_socket());
             }
-            Step::Identify(identify) => return self.identify(identify).await,
-            Step::Resume(resume) => return self.resume(resume).await,
-            Step::PresenceUpdate(update) => self.presence_update(*update).await,
+            Step::Identify(identify) => return Box::pin(self.identify(identify)).await,
+            Step::Resume(resume) => return Box::pin(self.resume(resume)).await,
+            Step::PresenceUpdate(update) => Box::pin(self.presence_update(*update)).await,
             Step::VoiceStateUpdate(update) => {
                 if let (Some(voice), Some(live)) = (&self.inner.voice, &self.live) {
                     let session = VoiceSession {
@@ -264,7 +264,7 @@ impl Conn {
                 }
             }
             Step::RequestGuildMembers(request) => {
-                if self.request_members(*request).await.is_err() {
+                if Box::pin(self.request_members(*request)).await.is_err() {
                     self.socket = None;
                     return Some(self.ended_without_socket());
                 }
@@ -428,7 +428,8 @@ impl Conn {
             tracing::warn!("saving the session failed: {e}");
             return self.fail(CloseCode::UnknownError).await;
         }
-        if self.dispatch_now("READY", &ready, 0).await.is_err() {
+        let frame = self.proto.dispatch("READY", &ready);
+        if self.send_text(frame).await.is_err() {
             return Some(Ended::Detached);
         }
         let threshold = identify.large_threshold.unwrap_or(50).clamp(50, 250) as usize;
@@ -771,7 +772,9 @@ impl Conn {
         self.send_text(frame).await
     }
 
-    /// Numbers a dispatch and appends it to the session's replay log.
+    /// Numbers a dispatch and appends it to the session's replay log (every
+    /// dispatch but READY, which a resuming client has by definition: the
+    /// session ID comes from it).
     async fn log(&mut self, name: &str, data: &str, id: u64) -> String {
         let frame = self.proto.dispatch(name, data);
         if let Some(live) = self.live.as_ref() {

@@ -180,13 +180,23 @@ pub struct Node {
 
 /// Starts a node serving the gateway at `/` and `/gateway`.
 pub async fn node(config: GatewayConfig, stores: GatewayStores, data: Arc<Data>) -> Node {
+    node_with_voice(config, stores, data, None).await
+}
+
+/// [`node`] with a voice hook.
+pub async fn node_with_voice(
+    config: GatewayConfig,
+    stores: GatewayStores,
+    data: Arc<Data>,
+    voice: Option<Arc<dyn discord_gateway::VoiceHook>>,
+) -> Node {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = GatewayConfig {
         resume_gateway_url: format!("ws://{addr}"),
         ..config
     };
-    let gateway = Gateway::start(config, data.clone(), None, stores)
+    let gateway = Gateway::start(config, data.clone(), voice, stores)
         .await
         .unwrap();
     let app = gateway.router::<()>("/").merge(gateway.router("/gateway"));
