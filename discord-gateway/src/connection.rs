@@ -674,12 +674,19 @@ impl Conn {
             MemberQuery::Prefix(q) if q.is_empty() && request.limit == 0 => 0,
             MemberQuery::Prefix(_) => (request.limit as usize).clamp(1, 100),
         };
-        let members = self
-            .inner
-            .data
-            .members(request.guild_id, &query, limit)
-            .await
-            .unwrap_or_default();
+        // The whole member list needs the GUILD_MEMBERS intent; without
+        // it the request gets one empty chunk (so a client waiting on its
+        // nonce is answered) and no member data.
+        let whole_list = limit == 0 && matches!(&query, MemberQuery::Prefix(q) if q.is_empty());
+        let members = if whole_list && !intents.contains(Intents::GUILD_MEMBERS) {
+            Vec::new()
+        } else {
+            self.inner
+                .data
+                .members(request.guild_id, &query, limit)
+                .await
+                .unwrap_or_default()
+        };
         let not_found = match &query {
             MemberQuery::Ids(ids) => Some(
                 ids.iter()

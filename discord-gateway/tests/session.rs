@@ -289,3 +289,53 @@ async fn request_guild_members_answers_with_chunks() {
     assert_eq!(chunk["d"]["not_found"], json!(["77"]));
     assert!(chunk["d"]["presences"].is_array());
 }
+
+#[tokio::test]
+async fn large_guilds_send_only_online_members() {
+    let data = Data::new();
+    // Pretend the guild is bigger than any large_threshold.
+    data.guilds.lock().unwrap()[0].member_count = 1000;
+    let n = node(config("a"), memory_stores(100), data).await;
+    // User 1 comes online first.
+    let _online = Client::identify(n.addr, 1, ALL).await;
+    let mut c = Client::connect(n.addr, "v=10&encoding=json").await;
+    c.payload().await;
+    let mut ident = identify(3, ALL);
+    ident["d"]["large_threshold"] = json!(50);
+    c.send(ident).await;
+    let gc = c.dispatch("GUILD_CREATE").await;
+    assert_eq!(gc["d"]["large"], true);
+    assert_eq!(gc["d"]["member_count"], 1000);
+    let mut members: Vec<String> = gc["d"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    members.sort();
+    assert_eq!(members, ["1", "3"], "online members and the user itself");
+    // With GUILD_PRESENCES, the online member's presence comes along.
+    let presences = gc["d"]["presences"].as_array().unwrap();
+    assert!(
+        presences
+            .iter()
+            .any(|p| p["user"]["id"] == "1" && p["status"] == "online")
+    );
+}
+
+#[tokio::test]
+async fn the_whole_member_list_needs_the_guild_members_intent() {
+    let n = single().await;
+    let mut with = Client::identify(n.addr, 3, ALL).await;
+    with.send(json!({"op": 8, "d": {"guild_id": "100", "query": "", "limit": 0, "nonce": "all"}}))
+        .await;
+    let chunk = with.dispatch("GUILD_MEMBERS_CHUNK").await;
+    assert_eq!(chunk["d"]["members"].as_array().unwrap().len(), 4);
+    let mut without = Client::identify(n.addr, 2, Intents::GUILDS).await;
+    without
+        .send(json!({"op": 8, "d": {"guild_id": "100", "query": "", "limit": 0, "nonce": "all"}}))
+        .await;
+    let chunk = without.dispatch("GUILD_MEMBERS_CHUNK").await;
+    assert_eq!(chunk["d"]["members"], json!([]));
+    assert_eq!(chunk["d"]["nonce"], "all");
+}
