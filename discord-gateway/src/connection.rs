@@ -154,8 +154,17 @@ impl Conn {
 
     /// The connected phase: socket, timers, events and control.
     async fn connected(&mut self) -> Ended {
+        // One timer for the connection, moved only when the deadline does
+        // (registering a new timer per event showed up in profiles).
+        let mut deadline = tokio::time::Instant::from_std(self.proto.next_deadline());
+        let timer = tokio::time::sleep_until(deadline);
+        tokio::pin!(timer);
         loop {
-            let deadline = tokio::time::Instant::from_std(self.proto.next_deadline());
+            let next = tokio::time::Instant::from_std(self.proto.next_deadline());
+            if next != deadline || timer.is_elapsed() {
+                deadline = next;
+                timer.as_mut().reset(deadline);
+            }
             let Some(socket) = self.socket.as_mut() else {
                 return self.ended_without_socket();
             };
@@ -216,7 +225,7 @@ impl Conn {
                         return end;
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = &mut timer => {
                     let step = self.proto.tick(Instant::now());
                     if let Some(end) = self.step(step, false).await {
                         return end;
