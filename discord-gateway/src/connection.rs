@@ -85,7 +85,6 @@ pub(crate) async fn run(inner: Arc<Inner>, mut socket: WebSocket, accept: Accept
 struct Live {
     handle: Arc<SessionHandle>,
     events: mpsc::Receiver<Arc<Prepared>>,
-    control: mpsc::UnboundedReceiver<Control>,
     user: User,
     presence: PresenceRecord,
     /// After a RESUME: IDs of replayed events, so the same events queued
@@ -124,7 +123,7 @@ fn close_message(code: CloseCode, reason: &str) -> Message {
 
 /// What a live session is told next: control first.
 enum Input {
-    Control(Option<Control>),
+    Control(Control),
     Event(Option<Arc<Prepared>>),
 }
 
@@ -132,7 +131,7 @@ async fn next_input(live: &mut Option<Live>) -> Input {
     match live {
         Some(l) => tokio::select! {
             biased;
-            c = l.control.recv() => Input::Control(c),
+            c = l.handle.next_control() => Input::Control(c),
             e = l.events.recv() => Input::Event(e),
         },
         None => std::future::pending().await,
@@ -171,23 +170,23 @@ impl Conn {
             tokio::select! {
                 biased;
                 input = next_input(&mut self.live) => match input {
-                    Input::Control(Some(Control::Release(reply))) => {
+                    Input::Control(Control::Release(reply)) => {
                         self.close(CloseCode::UnknownError, "session resumed on another connection").await;
                         Box::pin(self.release(reply)).await;
                         return Ended::Released;
                     }
-                    Input::Control(Some(Control::Overflow)) => {
+                    Input::Control(Control::Overflow) => {
                         self.close(CloseCode::UnknownError, "too slow: resume to catch up").await;
                         return Ended::Detached;
                     }
-                    Input::Control(Some(Control::Reconnect)) => {
+                    Input::Control(Control::Reconnect) => {
                         let frame = discord_proto::gateway::ServerMessage::Reconnect.encode();
                         let _ = self.send_text(frame).await;
                         let _ = self.flush().await;
                         self.close(CloseCode::UnknownError, "node shutting down: resume").await;
                         return self.ended_without_socket();
                     }
-                    Input::Control(None) | Input::Event(None) => return Ended::Detached,
+                    Input::Event(None) => return Ended::Detached,
                     Input::Event(Some(event)) => {
                         if self.write_events(event).await.is_err() {
                             self.socket = None;
@@ -339,14 +338,12 @@ impl Conn {
         presence: PresenceRecord,
     ) -> Live {
         let (etx, events) = mpsc::channel(self.inner.config.outbound_queue);
-        let (ctx, control) = mpsc::unbounded_channel();
         let handle = Arc::new(SessionHandle::new(
-            self.conn, session_id, user.id, intents, shard, etx, ctx,
+            self.conn, session_id, user.id, intents, shard, etx,
         ));
         Live {
             handle,
             events,
-            control,
             user,
             presence,
             dedup: HashSet::new(),
@@ -896,13 +893,12 @@ impl Conn {
             let handle = Arc::clone(&live.handle);
             tokio::select! {
                 biased;
-                control = live.control.recv() => match control {
-                    Some(Control::Release(reply)) => {
+                control = handle.next_control() => match control {
+                    Control::Release(reply) => {
                         self.release(reply).await;
                         return;
                     }
-                    Some(Control::Overflow | Control::Reconnect) => {}
-                    None => break,
+                    Control::Overflow | Control::Reconnect => {}
                 },
                 event = live.events.recv() => match event {
                     Some(event) => {

@@ -119,13 +119,8 @@ impl Inner {
         let wait = Duration::from_secs(3);
         if let Some(local) = self.hub.owner(session_id).filter(|h| h.conn != me) {
             let (tx, rx) = oneshot::channel();
-            if local
-                .control
-                .send(Control::Release(ReleaseReply::Local(tx)))
-                .is_ok()
-            {
-                let _ = tokio::time::timeout(wait, rx).await;
-            }
+            local.send_control(Control::Release(ReleaseReply::Local(tx)));
+            let _ = tokio::time::timeout(wait, rx).await;
             return;
         }
         let Some(node) = owner_node.filter(|n| *n != self.config.node_id) else {
@@ -173,9 +168,7 @@ impl Inner {
             Wire::Event(event) => self.hub.deliver(topic, event),
             Wire::Release { session_id, node } => match self.hub.owner(&session_id) {
                 Some(handle) => {
-                    let _ = handle
-                        .control
-                        .send(Control::Release(ReleaseReply::Remote(node)));
+                    handle.send_control(Control::Release(ReleaseReply::Remote(node)));
                 }
                 None => {
                     // Not here (any more): the stored log is all there is.
@@ -335,7 +328,7 @@ impl Gateway {
     pub async fn shutdown(&self, drain: Duration) {
         self.inner.shutdown.send_replace(true);
         for handle in self.inner.hub.all() {
-            let _ = handle.control.send(Control::Reconnect);
+            handle.send_control(Control::Reconnect);
         }
         let wait = async {
             while self.inner.live.load(Ordering::Acquire) > 0 {

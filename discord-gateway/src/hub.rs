@@ -59,7 +59,11 @@ pub(crate) struct SessionHandle {
     pub intents: Intents,
     pub shard: Option<[u32; 2]>,
     events: mpsc::Sender<Arc<Prepared>>,
-    pub control: mpsc::UnboundedSender<Control>,
+    /// Control messages, read by the session task before events (a queue
+    /// and a `Notify` rather than a second channel: less memory per idle
+    /// session).
+    controls: Mutex<VecDeque<Control>>,
+    control_ready: Notify,
     overflowed: AtomicBool,
     /// Events that arrived after the queue overflowed, in order; the
     /// session drains them into its replay log.
@@ -75,7 +79,6 @@ impl SessionHandle {
         intents: Intents,
         shard: Option<[u32; 2]>,
         events: mpsc::Sender<Arc<Prepared>>,
-        control: mpsc::UnboundedSender<Control>,
     ) -> Self {
         SessionHandle {
             conn,
@@ -84,7 +87,8 @@ impl SessionHandle {
             intents,
             shard,
             events,
-            control,
+            controls: Mutex::new(VecDeque::new()),
+            control_ready: Notify::new(),
             overflowed: AtomicBool::new(false),
             spill: Mutex::new(VecDeque::new()),
             spilled: Notify::new(),
@@ -108,7 +112,7 @@ impl SessionHandle {
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
                 Err(mpsc::error::TrySendError::Full(event)) => {
                     self.overflowed.store(true, Ordering::Release);
-                    let _ = self.control.send(Control::Overflow);
+                    self.send_control(Control::Overflow);
                     lock(&self.spill).push_back(event);
                 }
             }
@@ -116,6 +120,29 @@ impl SessionHandle {
             lock(&self.spill).push_back(event);
         }
         self.spilled.notify_one();
+    }
+
+    /// Tells the session task something; it reads these before events.
+    pub(crate) fn send_control(&self, control: Control) {
+        lock(&self.controls).push_back(control);
+        self.control_ready.notify_one();
+    }
+
+    /// The next control message, waiting for one (cancel safe).
+    pub(crate) async fn next_control(&self) -> Control {
+        loop {
+            let notified = self.control_ready.notified();
+            if let Some(control) = lock(&self.controls).pop_front() {
+                return control;
+            }
+            notified.await;
+        }
+    }
+
+    /// The next control message if one is waiting.
+    #[cfg(test)]
+    pub(crate) fn try_control(&self) -> Option<Control> {
+        lock(&self.controls).pop_front()
     }
 
     /// Takes the events that overflowed, oldest first.

@@ -20,7 +20,6 @@ fn id(n: u64) -> Snowflake {
 struct Probe {
     handle: Arc<SessionHandle>,
     events: mpsc::Receiver<Arc<Prepared>>,
-    control: mpsc::UnboundedReceiver<Control>,
 }
 
 impl Probe {
@@ -69,7 +68,6 @@ async fn join(
     queue: usize,
 ) -> Probe {
     let (etx, events) = mpsc::channel(queue);
-    let (ctx, control) = mpsc::unbounded_channel();
     let handle = Arc::new(SessionHandle::new(
         conn,
         format!("s{conn}"),
@@ -77,14 +75,9 @@ async fn join(
         intents,
         shard,
         etx,
-        ctx,
     ));
     hub.register(Arc::clone(&handle), &[guild()]).await;
-    Probe {
-        handle,
-        events,
-        control,
-    }
+    Probe { handle, events }
 }
 
 fn message(channel: u64, author: u64, mentions: &[u64]) -> Event {
@@ -264,9 +257,9 @@ async fn a_full_queue_spills_in_order_and_signals_overflow() {
         hub.deliver(&Topic::Guild(id(100)), e);
     }
     assert_eq!(fast.names().len(), 5, "the fast session is not held back");
-    assert!(matches!(slow.control.try_recv(), Ok(Control::Overflow)));
+    assert!(matches!(slow.handle.try_control(), Some(Control::Overflow)));
     assert!(
-        slow.control.try_recv().is_err(),
+        slow.handle.try_control().is_none(),
         "overflow is signalled once"
     );
     let mut got: Vec<u64> = Vec::new();
