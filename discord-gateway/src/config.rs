@@ -26,10 +26,10 @@ pub struct GatewayConfig {
     /// Events that may wait for a session's socket; a session whose queue
     /// overflows is closed with a resumable code and catches up by RESUME.
     pub outbound_queue: usize,
-    /// How long a disconnected session stays resumable.
+    /// How long a disconnected session stays resumable. (How many events
+    /// its replay log keeps is the session store's setting, e.g.
+    /// `MemorySessions::new(capacity)`.)
     pub resume_window: Duration,
-    /// How many events a session's replay log keeps for RESUME.
-    pub replay_log_len: usize,
     /// How long a presence lives in the presence store without a refresh
     /// (each heartbeat refreshes it).
     pub presence_ttl: Duration,
@@ -55,7 +55,6 @@ impl Default for GatewayConfig {
             max_frame_size: 4096,
             outbound_queue: 1024,
             resume_window: Duration::from_secs(180),
-            replay_log_len: 1000,
             presence_ttl: Duration::from_secs(120),
             max_guilds_per_shard: 2500,
             resume_gateway_url: "ws://127.0.0.1:8080".into(),

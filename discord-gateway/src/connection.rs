@@ -751,19 +751,39 @@ impl Conn {
         self.flush().await
     }
 
-    /// Sends (after logging) events from the queue, batching what is ready.
+    /// Sends events from the queue, batching what is ready: the batch is
+    /// numbered, logged in one store call, then written and flushed once.
     async fn write_events(&mut self, first: Arc<Prepared>) -> Result<(), ()> {
-        let mut next = Some(first);
-        let mut n = 0;
-        while let Some(event) = next.take() {
-            if !self.is_duplicate(&event) {
-                self.dispatch_now(&event.name, &event.data, event.id)
-                    .await?;
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match self.live.as_mut().map(|l| l.events.try_recv()) {
+                Some(Ok(event)) => batch.push(event),
+                _ => break,
             }
-            n += 1;
-            if n < BATCH {
-                next = self.live.as_mut().and_then(|l| l.events.try_recv().ok());
+        }
+        let mut frames = Vec::with_capacity(batch.len());
+        let mut logged = Vec::with_capacity(batch.len());
+        for event in batch {
+            if self.is_duplicate(&event) {
+                continue;
             }
+            let frame = self.proto.dispatch(&event.name, &event.data);
+            logged.push((self.proto.seq(), format!("{:016x}{frame}", event.id)));
+            frames.push(frame);
+        }
+        if let Some(live) = self.live.as_ref()
+            && !logged.is_empty()
+            && let Err(e) = self
+                .inner
+                .stores
+                .sessions
+                .append_many(&live.handle.session_id, &logged, self.session_ttl())
+                .await
+        {
+            tracing::warn!("replay log append failed: {e}");
+        }
+        for frame in frames {
+            self.send_text(frame).await?;
         }
         if let Some(live) = self.live.as_mut()
             && live.events.is_empty()

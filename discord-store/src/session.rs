@@ -54,6 +54,20 @@ pub trait SessionStore: Send + Sync + 'static {
     /// session's log, dropping the oldest beyond the store's bound, and
     /// records `seq` as the session's last sequence number.
     async fn append(&self, session_id: &str, seq: u64, payload: &str, ttl: Duration) -> Result<()>;
+    /// [`SessionStore::append`] for several events in order, in one round
+    /// trip where the backend allows it (the gateway logs a batch of events
+    /// before writing them to the socket).
+    async fn append_many(
+        &self,
+        session_id: &str,
+        entries: &[(u64, String)],
+        ttl: Duration,
+    ) -> Result<()> {
+        for (seq, payload) in entries {
+            self.append(session_id, *seq, payload, ttl).await?;
+        }
+        Ok(())
+    }
     /// The events after `seq`.
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay>;
 }

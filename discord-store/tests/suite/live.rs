@@ -83,13 +83,23 @@ pub async fn sessions_and_replay(store: &dyn SessionStore, capacity: u64) {
         Replay::Events(vec![])
     );
 
+    // The first half one at a time, the rest in batches of seven: both
+    // paths must log the same way.
     let total = capacity + 10;
-    for seq in 1..=total {
+    let half = total / 2;
+    for seq in 1..=half {
         store
             .append(&id, seq, &format!("{{\"s\":{seq}}}"), ttl)
             .await
             .unwrap();
     }
+    let rest: Vec<(u64, String)> = (half + 1..=total)
+        .map(|seq| (seq, format!("{{\"s\":{seq}}}")))
+        .collect();
+    for batch in rest.chunks(7) {
+        store.append_many(&id, batch, ttl).await.unwrap();
+    }
+    store.append_many(&id, &[], ttl).await.unwrap();
     assert_eq!(
         store.get(&id).await.unwrap().unwrap().seq,
         total,

@@ -43,6 +43,38 @@ impl MemorySessions {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Appends under one lock.
+    fn append_entries<'a>(
+        &self,
+        session_id: &str,
+        entries: impl Iterator<Item = (u64, &'a str)>,
+        ttl: Duration,
+    ) {
+        let mut map = self.lock();
+        let deadline = Instant::now() + ttl;
+        let capacity = self.capacity;
+        let entry = match Self::live(&mut map, session_id) {
+            Some(e) => e,
+            None => map.entry(session_id.to_owned()).or_insert(Entry {
+                record: None,
+                log: VecDeque::new(),
+                deadline,
+            }),
+        };
+        let mut last = 0;
+        for (seq, payload) in entries {
+            entry.log.push_back((seq, payload.to_owned()));
+            last = last.max(seq);
+        }
+        while entry.log.len() > capacity {
+            entry.log.pop_front();
+        }
+        if let Some(r) = entry.record.as_mut() {
+            r.seq = r.seq.max(last);
+        }
+        entry.deadline = deadline;
+    }
+
     fn live<'a>(map: &'a mut HashMap<String, Entry>, id: &str) -> Option<&'a mut Entry> {
         let now = Instant::now();
         if map.get(id).is_some_and(|e| e.deadline <= now) {
@@ -92,25 +124,18 @@ impl SessionStore for MemorySessions {
     }
 
     async fn append(&self, session_id: &str, seq: u64, payload: &str, ttl: Duration) -> Result<()> {
-        let mut map = self.lock();
-        let deadline = Instant::now() + ttl;
-        let capacity = self.capacity;
-        let entry = match Self::live(&mut map, session_id) {
-            Some(e) => e,
-            None => map.entry(session_id.to_owned()).or_insert(Entry {
-                record: None,
-                log: VecDeque::new(),
-                deadline,
-            }),
-        };
-        entry.log.push_back((seq, payload.to_owned()));
-        while entry.log.len() > capacity {
-            entry.log.pop_front();
-        }
-        if let Some(r) = entry.record.as_mut() {
-            r.seq = r.seq.max(seq);
-        }
-        entry.deadline = deadline;
+        self.append_entries(session_id, std::iter::once((seq, payload)), ttl);
+        Ok(())
+    }
+
+    async fn append_many(
+        &self,
+        session_id: &str,
+        entries: &[(u64, String)],
+        ttl: Duration,
+    ) -> Result<()> {
+        let entries = entries.iter().map(|(seq, p)| (*seq, p.as_str()));
+        self.append_entries(session_id, entries, ttl);
         Ok(())
     }
 

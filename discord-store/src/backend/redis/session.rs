@@ -32,6 +32,22 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 ";
 
+/// KEYS: session hash, log list. ARGV: capacity, ttl ms, then seq and
+/// payload pairs in order.
+const APPEND_MANY: &str = r"
+local top = -1
+for i = 3, #ARGV, 2 do
+  redis.call('RPUSH', KEYS[2], ARGV[i] .. '\n' .. ARGV[i + 1])
+  if tonumber(ARGV[i]) > top then top = tonumber(ARGV[i]) end
+end
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
+if top > cur then redis.call('HSET', KEYS[1], 'seq', top) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+";
+
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
@@ -93,6 +109,29 @@ impl SessionStore for RedisStore {
             .arg(payload)
             .arg(self.capacity)
             .arg(ttl_ms(ttl))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn append_many(
+        &self,
+        session_id: &str,
+        entries: &[(u64, String)],
+        ttl: Duration,
+    ) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let (hash, log) = self.session_keys(session_id);
+        let script = Script::new(APPEND_MANY);
+        let mut call = script.key(hash);
+        call.key(log).arg(self.capacity).arg(ttl_ms(ttl));
+        for (seq, payload) in entries {
+            call.arg(*seq).arg(payload.as_str());
+        }
+        let _: i64 = call
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
