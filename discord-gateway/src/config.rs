@@ -37,7 +37,11 @@ pub struct GatewayConfig {
     pub max_guilds_per_shard: usize,
     /// The URL clients are told to resume at (`resume_gateway_url`).
     pub resume_gateway_url: String,
-    /// The WebSocket read buffer per connection, in bytes.
+    /// The WebSocket read buffer per connection, in bytes. Clients send
+    /// small payloads (heartbeats, a few hundred bytes for IDENTIFY), so
+    /// 1 KiB serves them; a larger frame just takes several reads. Each
+    /// idle connection holds this much (tokio-tungstenite's default is
+    /// 128 KiB).
     pub read_buffer_size: usize,
     /// The WebSocket write buffer per connection, in bytes.
     pub write_buffer_size: usize,
@@ -58,7 +62,7 @@ impl Default for GatewayConfig {
             presence_ttl: Duration::from_secs(120),
             max_guilds_per_shard: 2500,
             resume_gateway_url: "ws://127.0.0.1:8080".into(),
-            read_buffer_size: 4096,
+            read_buffer_size: 1024,
             write_buffer_size: 0,
         }
     }
