@@ -98,11 +98,7 @@ impl SessionHandle {
     /// Whether the session's shard receives events of `guild` (`None`:
     /// DMs and guild-less events, shard 0).
     fn on_shard(&self, guild: Option<Snowflake>) -> bool {
-        match (self.shard, guild) {
-            (None, _) => true,
-            (Some([id, _]), None) => id == 0,
-            (Some([id, count]), Some(g)) => (g.get() >> 22) % u64::from(count) == u64::from(id),
-        }
+        on_shard(self.shard, guild)
     }
 
     fn push(&self, event: Arc<Prepared>) {
@@ -148,6 +144,17 @@ impl SessionHandle {
     /// Takes the events that overflowed, oldest first.
     pub(crate) fn take_spill(&self) -> VecDeque<Arc<Prepared>> {
         std::mem::take(&mut *lock(&self.spill))
+    }
+}
+
+/// Whether a session on `shard` receives events of `guild`:
+/// `(guild_id >> 22) % count == id`; guild-less events (DMs) go to shard 0;
+/// an unsharded session receives everything.
+pub(crate) fn on_shard(shard: Option<[u32; 2]>, guild: Option<Snowflake>) -> bool {
+    match (shard, guild) {
+        (None, _) => true,
+        (Some([id, _]), None) => id == 0,
+        (Some([id, count]), Some(g)) => (g.get() >> 22) % u64::from(count) == u64::from(id),
     }
 }
 

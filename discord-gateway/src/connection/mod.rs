@@ -1,0 +1,489 @@
+//! The thin async loop around [`Protocol`]: one task per connection reads
+//! the WebSocket, writes events (through the replay log first, so whatever
+//! a client saw can be replayed), runs the identify and resume flows, and
+//! after a drop keeps the session's log current until it is resumed, here
+//! or on another node, or its resume window ends.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use discord_proto::Snowflake;
+use discord_proto::compression::Encoder;
+use discord_proto::gateway::{CloseCode, Intents, PresenceUpdate, PresenceUser, UpdatePresence};
+use discord_proto::model::User;
+use discord_store::presence::PresenceRecord;
+use discord_store::session::SessionRecord;
+use futures::SinkExt;
+use tokio::sync::mpsc;
+
+use crate::data::{AuthError, MemberQuery, VoiceSession};
+use crate::gateway::{Accept, Inner, offline};
+use crate::hub::{Control, Prepared, ReleaseReply, SessionHandle, on_shard};
+use crate::protocol::{Limits, Protocol, Step};
+use crate::view::GuildView;
+
+mod commands;
+mod detach;
+mod start;
+
+/// The most events written to the socket before a flush.
+const BATCH: usize = 64;
+/// Members per GUILD_MEMBERS_CHUNK, as Discord sends them.
+const CHUNK: usize = 1000;
+
+/// Counts the connection as live for the shutdown drain.
+struct LiveGuard(Arc<Inner>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if self.0.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.drained.notify_waiters();
+        }
+    }
+}
+
+/// Serves one accepted WebSocket until the session ends or moves away.
+pub(crate) async fn run(inner: Arc<Inner>, mut socket: WebSocket, accept: Accept) {
+    inner.live.fetch_add(1, Ordering::AcqRel);
+    let _guard = LiveGuard(Arc::clone(&inner));
+    let compression = match accept {
+        Accept::Open(c) => c,
+        Accept::Refuse(code, reason) => {
+            let _ = socket.send(close_message(code, reason)).await;
+            return;
+        }
+    };
+    let encoder = match compression.map(Encoder::new).transpose() {
+        Ok(e) => e,
+        Err(_) => {
+            let _ = socket
+                .send(close_message(
+                    CloseCode::UnknownError,
+                    "compression unavailable",
+                ))
+                .await;
+            return;
+        }
+    };
+    let conn = inner.next_conn();
+    let proto = Protocol::new(Limits::from(&inner.config), Instant::now());
+    let mut c = Conn {
+        inner,
+        conn,
+        socket: Some(socket),
+        encoder,
+        proto,
+        live: None,
+    };
+    c.serve().await;
+}
+
+/// A session's state once IDENTIFY or RESUME succeeded.
+struct Live {
+    handle: Arc<SessionHandle>,
+    events: mpsc::Receiver<Arc<Prepared>>,
+    user: User,
+    presence: PresenceRecord,
+    /// After a RESUME: IDs of replayed events, so the same events queued
+    /// during the hand-over are not sent twice.
+    dedup: HashSet<u64>,
+    last_refresh: Instant,
+}
+
+/// How the connected phase ended.
+enum Ended {
+    /// The session is over (client closed with 1000/1001, or it never
+    /// started).
+    Finished,
+    /// The socket is gone; the session stays resumable.
+    Detached,
+    /// The session was handed to another connection.
+    Released,
+}
+
+struct Conn {
+    inner: Arc<Inner>,
+    conn: u64,
+    socket: Option<WebSocket>,
+    encoder: Option<Encoder>,
+    proto: Protocol,
+    live: Option<Live>,
+}
+
+fn close_message(code: CloseCode, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: code.get(),
+        reason: reason.into(),
+    }))
+}
+
+/// What a live session is told next: control first.
+enum Input {
+    Control(Control),
+    Event(Option<Arc<Prepared>>),
+}
+
+async fn next_input(live: &mut Option<Live>) -> Input {
+    match live {
+        Some(l) => tokio::select! {
+            biased;
+            c = l.handle.next_control() => Input::Control(c),
+            e = l.events.recv() => Input::Event(e),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+impl Conn {
+    async fn serve(&mut self) {
+        let hello = self.proto.hello();
+        if self.send_text(hello).await.is_err() || self.flush().await.is_err() {
+            return;
+        }
+        match self.connected().await {
+            Ended::Finished => Box::pin(self.finish()).await,
+            Ended::Released => {}
+            Ended::Detached => Box::pin(self.detached()).await,
+        }
+    }
+
+    /// The connected phase: socket, timers, events and control.
+    async fn connected(&mut self) -> Ended {
+        // One timer for the connection, moved only when the deadline does
+        // (registering a new timer per event showed up in profiles).
+        let mut deadline = tokio::time::Instant::from_std(self.proto.next_deadline());
+        let timer = tokio::time::sleep_until(deadline);
+        tokio::pin!(timer);
+        loop {
+            let next = tokio::time::Instant::from_std(self.proto.next_deadline());
+            if next != deadline || timer.is_elapsed() {
+                deadline = next;
+                timer.as_mut().reset(deadline);
+            }
+            let Some(socket) = self.socket.as_mut() else {
+                return self.ended_without_socket();
+            };
+            tokio::select! {
+                biased;
+                input = next_input(&mut self.live) => match input {
+                    Input::Control(Control::Release(reply)) => {
+                        self.close(CloseCode::UnknownError, "session resumed on another connection").await;
+                        Box::pin(self.release(reply)).await;
+                        return Ended::Released;
+                    }
+                    Input::Control(Control::Overflow) => {
+                        self.close(CloseCode::UnknownError, "too slow: resume to catch up").await;
+                        return Ended::Detached;
+                    }
+                    Input::Control(Control::Reconnect) => {
+                        let frame = discord_proto::gateway::ServerMessage::Reconnect.encode();
+                        let _ = self.send_text(frame).await;
+                        let _ = self.flush().await;
+                        self.close(CloseCode::UnknownError, "node shutting down: resume").await;
+                        return self.ended_without_socket();
+                    }
+                    Input::Event(None) => return Ended::Detached,
+                    Input::Event(Some(event)) => {
+                        if self.write_events(event).await.is_err() {
+                            self.socket = None;
+                            return self.ended_without_socket();
+                        }
+                    }
+                },
+                message = socket.recv() => {
+                    let bytes = match message {
+                        Some(Ok(Message::Text(t))) => t.as_str().as_bytes().to_vec(),
+                        Some(Ok(Message::Binary(b))) => b.to_vec(),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Close(frame))) => {
+                            let code = frame.map_or(1005, |f| f.code);
+                            self.socket = None;
+                            return if matches!(code, 1000 | 1001) || self.live.is_none() {
+                                Ended::Finished
+                            } else {
+                                Ended::Detached
+                            };
+                        }
+                        Some(Err(e)) => {
+                            tracing::debug!(conn = self.conn, "socket error: {e}");
+                            // Oversized messages end up here.
+                            self.close(CloseCode::DecodeError, "payload too large or malformed").await;
+                            return self.ended_without_socket();
+                        }
+                        None => {
+                            self.socket = None;
+                            return self.ended_without_socket();
+                        }
+                    };
+                    let step = self.proto.receive(&bytes, Instant::now());
+                    if let Some(end) = self.step(step, true).await {
+                        return end;
+                    }
+                }
+                _ = &mut timer => {
+                    let step = self.proto.tick(Instant::now());
+                    if let Some(end) = self.step(step, false).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    fn ended_without_socket(&self) -> Ended {
+        if self.live.is_some() {
+            Ended::Detached
+        } else {
+            Ended::Finished
+        }
+    }
+
+    /// Carries out a protocol step; `Some` ends the connected phase.
+    async fn step(&mut self, step: Step, from_client: bool) -> Option<Ended> {
+        match step {
+            Step::Nothing => {}
+            Step::Send(frame) => {
+                if self.send_text(frame).await.is_err() || self.flush().await.is_err() {
+                    self.socket = None;
+                    return Some(self.ended_without_socket());
+                }
+                if from_client {
+                    self.refresh().await;
+                }
+            }
+            Step::Close(code) => {
+                self.close(code, code.reason()).await;
+                return Some(self.ended_without_socket());
+            }
+            Step::Identify(identify) => return Box::pin(self.identify(identify)).await,
+            Step::Resume(resume) => return Box::pin(self.resume(resume)).await,
+            Step::PresenceUpdate(update) => Box::pin(self.presence_update(*update)).await,
+            Step::VoiceStateUpdate(update) => {
+                if let (Some(voice), Some(live)) = (&self.inner.voice, &self.live) {
+                    let session = VoiceSession {
+                        session_id: live.handle.session_id.clone(),
+                        user_id: live.handle.user_id,
+                    };
+                    voice.voice_state_update(&session, *update).await;
+                }
+            }
+            Step::RequestGuildMembers(request) => {
+                if Box::pin(self.request_members(*request)).await.is_err() {
+                    self.socket = None;
+                    return Some(self.ended_without_socket());
+                }
+            }
+        }
+        None
+    }
+
+    /// Refreshes the session's and presence's expiry, at most twice per
+    /// heartbeat interval.
+    async fn refresh(&mut self) {
+        let interval = self.inner.config.heartbeat_interval / 2;
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        if live.last_refresh.elapsed() < interval {
+            return;
+        }
+        live.last_refresh = Instant::now();
+        let record = self.record(None);
+        let stores = &self.inner.stores;
+        let ttl = self.session_ttl();
+        if let Some(record) = record
+            && let Err(e) = stores.sessions.save(&record, ttl).await
+        {
+            tracing::warn!("session refresh failed: {e}");
+        }
+        let Some(live) = self.live.as_ref() else {
+            return;
+        };
+        if let Err(e) = stores
+            .presence
+            .set(live.user.id, &live.presence, self.inner.config.presence_ttl)
+            .await
+        {
+            tracing::warn!("presence refresh failed: {e}");
+        }
+    }
+
+    fn session_ttl(&self) -> std::time::Duration {
+        self.inner.config.resume_window + self.inner.config.heartbeat_timeout
+    }
+
+    /// The session's record as it stands (`node`: this node unless given).
+    fn record(&self, node: Option<Option<String>>) -> Option<SessionRecord> {
+        let live = self.live.as_ref()?;
+        Some(SessionRecord {
+            session_id: live.handle.session_id.clone(),
+            user_id: live.handle.user_id,
+            intents: live.handle.intents.bits(),
+            shard: live.handle.shard.unwrap_or([0, 1]),
+            seq: self.proto.seq(),
+            node_id: node.unwrap_or_else(|| Some(self.inner.config.node_id.clone())),
+        })
+    }
+
+    fn new_live(
+        &self,
+        session_id: String,
+        user: User,
+        intents: Intents,
+        shard: Option<[u32; 2]>,
+        presence: PresenceRecord,
+    ) -> Live {
+        let (etx, events) = mpsc::channel(self.inner.config.outbound_queue);
+        let handle = Arc::new(SessionHandle::new(
+            self.conn, session_id, user.id, intents, shard, etx,
+        ));
+        Live {
+            handle,
+            events,
+            user,
+            presence,
+            dedup: HashSet::new(),
+            last_refresh: Instant::now(),
+        }
+    }
+
+    /// Sends events from the queue, batching what is ready: the batch is
+    /// numbered, logged in one store call, then written and flushed once.
+    async fn write_events(&mut self, first: Arc<Prepared>) -> Result<(), ()> {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match self.live.as_mut().map(|l| l.events.try_recv()) {
+                Some(Ok(event)) => batch.push(event),
+                _ => break,
+            }
+        }
+        let mut frames = Vec::with_capacity(batch.len());
+        let mut logged = Vec::with_capacity(batch.len());
+        for event in batch {
+            if self.is_duplicate(&event) {
+                continue;
+            }
+            let frame = self.proto.dispatch(&event.name, &event.data);
+            logged.push((self.proto.seq(), logged_entry(event.id, &frame)));
+            frames.push(frame);
+        }
+        if let Some(live) = self.live.as_ref()
+            && !logged.is_empty()
+            && let Err(e) = self
+                .inner
+                .stores
+                .sessions
+                .append_many(&live.handle.session_id, &logged, self.session_ttl())
+                .await
+        {
+            tracing::warn!("replay log append failed: {e}");
+        }
+        for frame in frames {
+            self.send_text(frame).await?;
+        }
+        if let Some(live) = self.live.as_mut()
+            && live.events.is_empty()
+        {
+            live.dedup = HashSet::new();
+        }
+        self.flush().await
+    }
+
+    fn is_duplicate(&mut self, event: &Prepared) -> bool {
+        self.live
+            .as_mut()
+            .is_some_and(|l| !l.dedup.is_empty() && l.dedup.remove(&event.id))
+    }
+
+    /// Numbers, logs and writes (unflushed) one dispatch.
+    async fn dispatch_now(&mut self, name: &str, data: &str, id: u64) -> Result<(), ()> {
+        let frame = self.log(name, data, id).await;
+        self.send_text(frame).await
+    }
+
+    /// Numbers a dispatch and appends it to the session's replay log (every
+    /// dispatch but READY, which a resuming client has by definition: the
+    /// session ID comes from it).
+    async fn log(&mut self, name: &str, data: &str, id: u64) -> String {
+        let frame = self.proto.dispatch(name, data);
+        if let Some(live) = self.live.as_ref() {
+            let logged = logged_entry(id, &frame);
+            let ttl = self.session_ttl();
+            if let Err(e) = self
+                .inner
+                .stores
+                .sessions
+                .append(&live.handle.session_id, self.proto.seq(), &logged, ttl)
+                .await
+            {
+                tracing::warn!("replay log append failed: {e}");
+            }
+        }
+        frame
+    }
+
+    async fn send_text(&mut self, frame: String) -> Result<(), ()> {
+        let Some(socket) = self.socket.as_mut() else {
+            return Err(());
+        };
+        let message = match self.encoder.as_mut() {
+            Some(encoder) => match encoder.encode(frame.as_bytes()) {
+                Ok(bytes) => Message::Binary(bytes.into()),
+                Err(_) => return Err(()),
+            },
+            None => Message::Text(frame.into()),
+        };
+        socket.feed(message).await.map_err(|_| ())
+    }
+
+    async fn flush(&mut self) -> Result<(), ()> {
+        match self.socket.as_mut() {
+            Some(socket) => socket.flush().await.map_err(|_| ()),
+            None => Err(()),
+        }
+    }
+
+    async fn close(&mut self, code: CloseCode, reason: &str) {
+        if let Some(mut socket) = self.socket.take() {
+            let _ = socket.send(close_message(code, reason)).await;
+        }
+    }
+}
+
+/// A replay-log entry: the event ID (16 hex digits) then the frame.
+fn logged_entry(id: u64, frame: &str) -> String {
+    format!("{id:016x}{frame}")
+}
+
+/// Splits a replay-log entry (see [`logged_entry`]) into the event ID and
+/// the frame.
+fn split_logged(payload: &str) -> (u64, &str) {
+    match (payload.get(..16), payload.get(16..)) {
+        (Some(id), Some(frame)) => (u64::from_str_radix(id, 16).unwrap_or(0), frame),
+        _ => (0, payload),
+    }
+}
+
+fn presence_record(update: &UpdatePresence) -> PresenceRecord {
+    PresenceRecord {
+        status: update.status,
+        activities: update.activities.clone(),
+        client_status: Default::default(),
+    }
+}
+
+fn presence_update(user: Snowflake, p: &PresenceRecord) -> PresenceUpdate {
+    PresenceUpdate {
+        user: PresenceUser {
+            id: user,
+            rest: serde_json::Map::new(),
+        },
+        guild_id: None,
+        status: p.status,
+        activities: p.activities.clone(),
+        client_status: p.client_status,
+    }
+}
