@@ -1,0 +1,315 @@
+//! The server's settings: command-line flags, each also readable from an
+//! environment variable, over an optional TOML file, over defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Command-line flags. Every flag has an environment variable; a flag or
+/// variable wins over the same key in the TOML file given by `--config`.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "reference-server",
+    version,
+    about = "A Discord v10-compatible chat server: REST API, gateway and attachments in one binary"
+)]
+pub struct Flags {
+    /// A TOML file with any of the settings below (keys as the long flag
+    /// names with `_` for `-`).
+    #[arg(long, env = "DISCORD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DISCORD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The URL clients reach this server at, used in gateway and attachment
+    /// URLs [default: http://<listen>].
+    #[arg(long, env = "DISCORD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Where the embedded store keeps its SQLite file and attachments
+    /// [default: ./data].
+    #[arg(long, env = "DISCORD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// This node's name in a cluster [default: node-<random>].
+    #[arg(long, env = "DISCORD_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Snowflake worker ID 0-1023 (unique per node in a cluster)
+    /// [default: derived from the node ID].
+    #[arg(long, env = "DISCORD_WORKER_ID")]
+    pub worker_id: Option<u16>,
+    /// Cluster mode: PostgreSQL for users, guilds, members (and messages
+    /// when no ScyllaDB is given).
+    #[arg(long, env = "DISCORD_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// Cluster mode: a ScyllaDB node (host:port) for messages.
+    #[arg(long, env = "DISCORD_SCYLLA_URI")]
+    pub scylla_uri: Option<String>,
+    /// Cluster mode: Redis for presence, gateway sessions and pub/sub
+    /// between nodes.
+    #[arg(long, env = "DISCORD_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Cluster mode: Kafka brokers for the message event bus.
+    #[arg(long, env = "DISCORD_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Turn REST rate limits off (for local bot testing) [default: on].
+    #[arg(long, env = "DISCORD_NO_RATE_LIMITS")]
+    pub no_rate_limits: bool,
+    /// Log filter (tracing's `EnvFilter` syntax) [default: info].
+    #[arg(long, env = "DISCORD_LOG")]
+    pub log: Option<String>,
+}
+
+/// The same settings as a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    node_id: Option<String>,
+    worker_id: Option<u16>,
+    postgres_url: Option<String>,
+    scylla_uri: Option<String>,
+    redis_url: Option<String>,
+    kafka_brokers: Option<String>,
+    #[serde(default)]
+    no_rate_limits: bool,
+    log: Option<String>,
+}
+
+/// Per-route and global REST rate limits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateLimitConfig {
+    /// Whether limits are enforced at all.
+    pub enabled: bool,
+    /// Requests per second per token (or per IP without one) across all
+    /// routes.
+    pub global_per_second: u32,
+    /// Default requests per route bucket per `window_secs`.
+    pub route_limit: u32,
+    /// The route bucket window in seconds.
+    pub window_secs: f64,
+    /// Messages per channel per `message_window_secs` for one sender.
+    pub message_limit: u32,
+    /// The message bucket window in seconds.
+    pub message_window_secs: f64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            global_per_second: 50,
+            route_limit: 50,
+            window_secs: 10.0,
+            message_limit: 5,
+            message_window_secs: 5.0,
+        }
+    }
+}
+
+/// Where data lives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterUrls {
+    /// PostgreSQL URL.
+    pub postgres: Option<String>,
+    /// ScyllaDB node.
+    pub scylla: Option<String>,
+    /// Redis URL.
+    pub redis: Option<String>,
+    /// Kafka brokers.
+    pub kafka: Option<String>,
+}
+
+impl ClusterUrls {
+    /// Whether any cluster backend is configured.
+    pub fn any(&self) -> bool {
+        self.postgres.is_some()
+            || self.scylla.is_some()
+            || self.redis.is_some()
+            || self.kafka.is_some()
+    }
+}
+
+/// The resolved settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listen address (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The public base URL; `None` uses the bound address.
+    pub public_url: Option<String>,
+    /// The embedded store's directory (attachments in every mode).
+    pub data_dir: PathBuf,
+    /// This node's name.
+    pub node_id: String,
+    /// Snowflake worker ID (0-1023).
+    pub worker_id: u16,
+    /// Cluster backends.
+    pub cluster: ClusterUrls,
+    /// Rate limits.
+    pub rate_limits: RateLimitConfig,
+    /// Log filter.
+    pub log: String,
+    /// How long a graceful shutdown waits for gateway sessions to move.
+    pub drain: std::time::Duration,
+    /// Largest request body (attachments included), in bytes.
+    pub max_body: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let node_id = format!("node-{:08x}", rand::random::<u32>());
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            data_dir: PathBuf::from("data"),
+            worker_id: worker_of(&node_id),
+            node_id,
+            cluster: ClusterUrls::default(),
+            rate_limits: RateLimitConfig::default(),
+            log: "info".to_owned(),
+            drain: std::time::Duration::from_secs(10),
+            max_body: 25 * 1024 * 1024 + 64 * 1024,
+        }
+    }
+}
+
+/// A settings problem, said plainly.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML file is not valid.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Flags over the file they name over defaults.
+    pub fn from_flags(flags: Flags) -> Result<Config, ConfigError> {
+        let file = match &flags.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let mut c = Config::default();
+        if let Some(v) = flags.listen.or(file.listen) {
+            c.listen = v;
+        }
+        c.public_url = flags.public_url.or(file.public_url);
+        if let Some(v) = flags.data_dir.or(file.data_dir) {
+            c.data_dir = v;
+        }
+        if let Some(v) = flags.node_id.or(file.node_id) {
+            c.worker_id = worker_of(&v);
+            c.node_id = v;
+        }
+        if let Some(v) = flags.worker_id.or(file.worker_id) {
+            if v > 1023 {
+                return Err(ConfigError::Invalid(format!(
+                    "worker_id must be 0-1023, not {v}"
+                )));
+            }
+            c.worker_id = v;
+        }
+        c.cluster = ClusterUrls {
+            postgres: flags.postgres_url.or(file.postgres_url),
+            scylla: flags.scylla_uri.or(file.scylla_uri),
+            redis: flags.redis_url.or(file.redis_url),
+            kafka: flags.kafka_brokers.or(file.kafka_brokers),
+        };
+        c.rate_limits.enabled = !(flags.no_rate_limits || file.no_rate_limits);
+        if let Some(v) = flags.log.or(file.log) {
+            c.log = v;
+        }
+        if let Some(url) = &c.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url must start with http:// or https://, not {url:?}"
+            )));
+        }
+        Ok(c)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// A worker ID (0-1023) from a node name (FNV-1a).
+fn worker_of(node_id: &str) -> u16 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in node_id.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    (h % 1024) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/chat\"\nnode_id = \"a\"\nredis_url = \"redis://r\"\n",
+        )
+        .unwrap();
+        let flags = Flags::try_parse_from([
+            "reference-server",
+            "--config",
+            path.to_str().unwrap(),
+            "--listen",
+            "0.0.0.0:1234",
+        ])
+        .unwrap();
+        let c = Config::from_flags(flags).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:1234".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("/srv/chat"));
+        assert_eq!(c.node_id, "a");
+        assert_eq!(c.worker_id, worker_of("a"));
+        assert_eq!(c.cluster.redis.as_deref(), Some("redis://r"));
+        assert!(c.cluster.any());
+        assert!(c.rate_limits.enabled);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let flags = Flags::try_parse_from(["s", "--config", path.to_str().unwrap()]).unwrap();
+        let err = Config::from_flags(flags).unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
+        let flags = Flags::try_parse_from(["s", "--worker-id", "5000"]).unwrap();
+        assert!(Config::from_flags(flags).is_err());
+        let flags = Flags::try_parse_from(["s", "--public-url", "example.com"]).unwrap();
+        assert!(Config::from_flags(flags).is_err());
+        assert!(Flags::try_parse_from(["s", "--listen", "nope"]).is_err());
+    }
+}

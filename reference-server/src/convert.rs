@@ -1,0 +1,139 @@
+//! Stored records to the models clients see.
+
+use std::collections::HashMap;
+
+use discord_proto::Snowflake;
+use discord_proto::model::{
+    Emoji, Member, Message, Nonce, Reaction, ReactionCountDetails, Timestamp, User,
+};
+use discord_store::guild::MemberRecord;
+use discord_store::message::MessageRecord;
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// A member record with its user.
+pub fn member(record: &MemberRecord, user: Option<User>) -> Member {
+    let mut m = Member::new(
+        user.unwrap_or_else(|| User::new(record.user_id, "deleted-user")),
+        record.joined_at,
+    );
+    m.nick.clone_from(&record.nick);
+    m.roles.clone_from(&record.roles);
+    m.deaf = record.deaf;
+    m.mute = record.mute;
+    m.flags = record.flags;
+    m.communication_disabled_until = record.communication_disabled_until;
+    m
+}
+
+/// When a snowflake was made.
+pub fn created_at(id: Snowflake) -> Timestamp {
+    Timestamp::from_unix_millis(i64::try_from(id.timestamp_ms()).unwrap_or(i64::MAX))
+}
+
+/// Users by ID, each fetched once.
+#[derive(Debug, Default)]
+pub struct UserCache(HashMap<Snowflake, Option<User>>);
+
+impl UserCache {
+    /// A user, or a placeholder for one that no longer exists.
+    pub async fn get(&mut self, state: &AppState, id: Snowflake) -> ApiResult<User> {
+        let user = match self.0.get(&id) {
+            Some(u) => u.clone(),
+            None => {
+                let u = state.stores.guilds.user(id).await?;
+                self.0.insert(id, u.clone());
+                u
+            }
+        };
+        Ok(user.unwrap_or_else(|| User::new(id, "deleted-user")))
+    }
+}
+
+/// A stored message as clients see it (reactions from `viewer`'s point of
+/// view when `with_reactions`).
+pub async fn message(
+    state: &AppState,
+    users: &mut UserCache,
+    record: &MessageRecord,
+    viewer: Snowflake,
+    with_reactions: bool,
+) -> ApiResult<Message> {
+    let author = users.get(state, record.author_id).await?;
+    let mut m = Message::new(
+        record.id,
+        record.channel_id,
+        author,
+        record.content.clone(),
+        created_at(record.id),
+    );
+    m.guild_id = record.guild_id;
+    m.edited_timestamp = record.edited_at;
+    m.nonce = record.nonce.clone().map(Nonce::Str);
+    let b = &record.body;
+    m.kind = b.kind;
+    m.flags = Some(b.flags);
+    m.tts = b.tts;
+    m.pinned = b.pinned;
+    m.mention_everyone = b.mention_everyone;
+    for id in &b.mentions {
+        m.mentions.push(users.get(state, *id).await?);
+    }
+    m.mention_roles.clone_from(&b.mention_roles);
+    m.attachments.clone_from(&b.attachments);
+    m.embeds.clone_from(&b.embeds);
+    m.message_reference.clone_from(&b.message_reference);
+    m.webhook_id = b.webhook_id;
+    m.application_id = b.application_id;
+    if with_reactions {
+        let counts = state
+            .stores
+            .messages
+            .reactions(record.channel_id, record.id)
+            .await?;
+        if !counts.is_empty() {
+            let mut reactions = Vec::with_capacity(counts.len());
+            for c in counts {
+                let me = state
+                    .stores
+                    .messages
+                    .reaction_users(
+                        record.channel_id,
+                        record.id,
+                        &c.emoji,
+                        Some(Snowflake::new(viewer.get().saturating_sub(1))),
+                        1,
+                    )
+                    .await?
+                    .first()
+                    == Some(&viewer);
+                reactions.push(Reaction {
+                    count: c.count,
+                    count_details: ReactionCountDetails {
+                        burst: 0,
+                        normal: c.count,
+                    },
+                    me,
+                    me_burst: false,
+                    emoji: emoji_of(&c.emoji),
+                    burst_colors: Vec::new(),
+                });
+            }
+            m.reactions = Some(reactions);
+        }
+    }
+    Ok(m)
+}
+
+/// The emoji object for a stored key (`name` or `name:id`).
+pub fn emoji_of(key: &str) -> Emoji {
+    match key.rsplit_once(':') {
+        Some((name, id)) if id.parse::<u64>().is_ok() => {
+            let mut e = Emoji::unicode(name);
+            e.id = id.parse().ok().map(Snowflake::new);
+            e
+        }
+        _ => Emoji::unicode(key),
+    }
+}
