@@ -58,6 +58,10 @@ pub struct Flags {
     /// Log filter (tracing's `EnvFilter` syntax) [default: info].
     #[arg(long, env = "DISCORD_LOG")]
     pub log: Option<String>,
+    /// On SIGTERM, how long gateway sessions get to resume on another node
+    /// before the process exits, in seconds [default: 10].
+    #[arg(long, env = "DISCORD_DRAIN_SECS")]
+    pub drain_secs: Option<u64>,
 }
 
 /// The same settings as a TOML file.
@@ -76,6 +80,7 @@ pub struct FileConfig {
     #[serde(default)]
     no_rate_limits: bool,
     log: Option<String>,
+    drain_secs: Option<u64>,
 }
 
 /// Per-route and global REST rate limits.
@@ -235,6 +240,9 @@ impl Config {
         c.rate_limits.enabled = !(flags.no_rate_limits || file.no_rate_limits);
         if let Some(v) = flags.log.or(file.log) {
             c.log = v;
+        }
+        if let Some(v) = flags.drain_secs.or(file.drain_secs) {
+            c.drain = std::time::Duration::from_secs(v);
         }
         if let Some(url) = &c.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
