@@ -15,7 +15,7 @@ use crate::state::AppState;
 /// A member record with its user.
 pub fn member(record: &MemberRecord, user: Option<User>) -> Member {
     let mut m = Member::new(
-        user.unwrap_or_else(|| User::new(record.user_id, "deleted-user")),
+        user.unwrap_or_else(|| deleted_user(record.user_id)),
         record.joined_at,
     );
     m.nick.clone_from(&record.nick);
@@ -47,7 +47,7 @@ impl UserCache {
                 u
             }
         };
-        Ok(user.unwrap_or_else(|| User::new(id, "deleted-user")))
+        Ok(user.unwrap_or_else(|| deleted_user(id)))
     }
 }
 
@@ -136,4 +136,29 @@ pub fn emoji_of(key: &str) -> Emoji {
         }
         _ => Emoji::unicode(key),
     }
+}
+
+/// The user as they see themselves (`GET /users/@me`, READY's `user`):
+/// with the account fields Discord always sends to the owner.
+pub fn current_user(mut user: User) -> User {
+    user.verified = Some(true);
+    user.mfa_enabled = Some(false);
+    user.locale = Some("en-US".to_owned());
+    user.flags = Some(0);
+    user.premium_type = Some(0);
+    user.public_flags = Some(0);
+    user
+}
+
+/// A new user as this server stores it: with the public flags Discord
+/// sends on every user object (libraries such as twilight require them).
+pub fn new_user(id: Snowflake, username: impl Into<String>) -> User {
+    let mut user = User::new(id, username);
+    user.public_flags = Some(0);
+    user
+}
+
+/// What is shown for a user that no longer exists.
+pub fn deleted_user(id: Snowflake) -> User {
+    new_user(id, "Deleted User")
 }

@@ -112,6 +112,7 @@ impl GatewayData for StoreData {
             .await
             .map_err(|e| AuthError::Unavailable(e.to_string()))?
             .ok_or(AuthError::InvalidToken)?;
+        let user = convert::current_user(user);
         if !user.bot {
             return Ok(Identity {
                 user,

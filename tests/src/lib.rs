@@ -1,3 +1,7 @@
 //! Cross-crate end-to-end tests live in `tests/tests/`; they drive an
-//! in-process reference server with real clients. None exist yet: they come
-//! with the server (issue #5) and the client SDK (issue #6).
+//! in-process reference server with real clients:
+//!
+//! - `twilight.rs`: the published twilight-http and twilight-gateway
+//!   crates, unmodified, as a bot against the server;
+//! - `cluster.rs`: two server nodes in cluster mode (PostgreSQL + Redis)
+//!   delivering each other's events and handing sessions over.

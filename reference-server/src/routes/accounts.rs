@@ -71,7 +71,7 @@ async fn register(
     if !errors.is_empty() {
         return Err(ApiError::form(errors));
     }
-    let user = User::new(state.next_id(), c.username.clone());
+    let user = crate::convert::new_user(state.next_id(), c.username.clone());
     let record = UserRecord {
         user: user.clone(),
         password_hash: Some(hash_password(c.password).await?),

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use discord_proto::Snowflake;
-use discord_proto::model::User;
 use discord_proto::rest::{FieldErrors, JsonErrorCode};
 use discord_store::guild::ApplicationRecord;
 use serde::Deserialize;
@@ -67,7 +66,7 @@ async fn create(
         return Err(ApiError::form(errors));
     }
     let id = state.next_id();
-    let mut bot = User::new(id, name.clone());
+    let mut bot = crate::convert::new_user(id, name.clone());
     bot.bot = true;
     let app = ApplicationRecord {
         id,

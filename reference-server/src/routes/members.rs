@@ -365,7 +365,7 @@ async fn remove(
             .guilds
             .user(user_id)
             .await?
-            .unwrap_or_else(|| User::new(user_id, "deleted-user"));
+            .unwrap_or_else(|| convert::deleted_user(user_id));
         announce_removal(&state, guild_id, user).await;
     }
     Ok(no_content())

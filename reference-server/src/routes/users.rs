@@ -25,14 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 async fn me(auth: Auth) -> Response {
-    let mut user = auth.user;
-    user.verified = Some(true);
-    user.mfa_enabled = Some(false);
-    user.locale = Some("en-US".to_owned());
-    user.flags = Some(0);
-    user.premium_type = Some(0);
-    user.public_flags = Some(0);
-    ok(&user)
+    ok(&crate::convert::current_user(auth.user))
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,280 @@
+//! Two reference-server nodes in cluster mode sharing PostgreSQL (users,
+//! guilds, members, messages) and Redis (sessions, presence, pub/sub): a
+//! message posted through node A reaches a gateway session on node B, and
+//! a session resumes on the other node when its node shuts down.
+//!
+//! Needs `POSTGRES_URL` and `REDIS_URL`; skipped loudly without them, and a
+//! failure when `DISCORD_STORE_REQUIRE` lists postgres or redis (as
+//! `.ci/run` does).
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use reference_server::{Config, RunningServer, Server};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+const SCHEMA: &str = "reference_server_test";
+
+fn required(name: &str) -> bool {
+    std::env::var("DISCORD_STORE_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|b| b.trim() == name)
+}
+
+/// The service URLs, or `None` (after saying so) when they are not set.
+async fn urls() -> Option<(String, String)> {
+    let pg = std::env::var("POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    let redis = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
+    let (Some(pg), Some(redis)) = (pg, redis) else {
+        if required("postgres") || required("redis") {
+            panic!(
+                "the cluster test is required by DISCORD_STORE_REQUIRE but POSTGRES_URL or REDIS_URL is not set"
+            );
+        }
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED: the two-node cluster test did not run because POSTGRES_URL or REDIS_URL is not set. ***"
+        );
+        return None;
+    };
+    // A schema of its own, so other suites sharing the database are not
+    // disturbed.
+    let pool = sqlx::PgPool::connect(&pg).await.expect("PostgreSQL");
+    sqlx::query("CREATE SCHEMA IF NOT EXISTS reference_server_test")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    Some((
+        format!("{pg}{sep}options=-c%20search_path%3D{SCHEMA}"),
+        redis,
+    ))
+}
+
+async fn node(name: &str, pg: &str, redis: &str, dir: &std::path::Path) -> RunningServer {
+    let mut c = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.join(name),
+        node_id: format!("{name}-{}", unique()),
+        ..Config::default()
+    };
+    c.worker_id = if name == "a" { 1 } else { 2 };
+    c.cluster.postgres = Some(pg.to_owned());
+    c.cluster.redis = Some(redis.to_owned());
+    c.rate_limits.enabled = false;
+    c.drain = Duration::from_secs(3);
+    Server::bind(c).await.expect("cluster node").spawn()
+}
+
+fn unique() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    format!(
+        "{:x}",
+        RandomState::new().hash_one(std::time::SystemTime::now()) & 0xffff_ffff
+    )
+}
+
+async fn call(
+    http: &reqwest::Client,
+    node: &RunningServer,
+    method: reqwest::Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Value,
+) -> Value {
+    let mut req = http
+        .request(method, format!("{}/api/v10{path}", node.url()))
+        .json(&body);
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("gateway went quiet")
+            .expect("closed")
+            .expect("error");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+async fn dispatch(ws: &mut Ws, name: &str) -> Value {
+    loop {
+        let v = recv(ws).await;
+        if v["op"] == 0 && v["t"] == name {
+            return v;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_message_posted_on_one_node_reaches_a_session_on_the_other() {
+    let Some((pg, redis)) = urls().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = node("a", &pg, &redis, dir.path()).await;
+    let b = node("b", &pg, &redis, dir.path()).await;
+    let http = reqwest::Client::new();
+    let tag = unique();
+    use reqwest::Method;
+
+    // Accounts and a guild made through A; Bob registers and joins through B.
+    let alice = call(
+        &http,
+        &a,
+        Method::POST,
+        "/auth/register",
+        None,
+        json!({"username": format!("alice{tag}"), "password": "correct horse"}),
+    )
+    .await;
+    let alice = alice["token"].as_str().unwrap().to_owned();
+    let guild = call(
+        &http,
+        &a,
+        Method::POST,
+        "/guilds",
+        Some(&alice),
+        json!({"name": "Cluster"}),
+    )
+    .await;
+    let gid = guild["id"].as_str().unwrap().to_owned();
+    let channels = call(
+        &http,
+        &b,
+        Method::GET,
+        &format!("/guilds/{gid}/channels"),
+        Some(&alice),
+        Value::Null,
+    )
+    .await;
+    let general = channels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == 0)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob = call(
+        &http,
+        &b,
+        Method::POST,
+        "/auth/register",
+        None,
+        json!({"username": format!("bob{tag}"), "password": "correct horse"}),
+    )
+    .await;
+    let bob = bob["token"].as_str().unwrap().to_owned();
+    let invite = call(
+        &http,
+        &a,
+        Method::POST,
+        &format!("/channels/{general}/invites"),
+        Some(&alice),
+        json!({}),
+    )
+    .await;
+    call(
+        &http,
+        &b,
+        Method::POST,
+        &format!("/invites/{}", invite["code"].as_str().unwrap()),
+        Some(&bob),
+        json!({}),
+    )
+    .await;
+
+    // Bob's session lives on B.
+    let gw = call(&http, &b, Method::GET, "/gateway", None, Value::Null).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "{}?v=10&encoding=json",
+        gw["url"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    recv(&mut ws).await;
+    let intents = 1 | (1 << 9) | (1 << 15);
+    ws.send(Message::text(
+        json!({"op": 2, "d": {"token": bob, "intents": intents, "properties": {}}}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let ready = dispatch(&mut ws, "READY").await;
+    assert_eq!(ready["d"]["guilds"][0]["id"], gid.as_str());
+    let session_id = ready["d"]["session_id"].as_str().unwrap().to_owned();
+    dispatch(&mut ws, "GUILD_CREATE").await;
+
+    // Posted through A, delivered by B.
+    let sent = call(
+        &http,
+        &a,
+        Method::POST,
+        &format!("/channels/{general}/messages"),
+        Some(&alice),
+        json!({"content": "across nodes"}),
+    )
+    .await;
+    let got = dispatch(&mut ws, "MESSAGE_CREATE").await;
+    assert_eq!(got["d"]["id"], sent["id"]);
+    assert_eq!(got["d"]["content"], "across nodes");
+    let seq = got["s"].as_u64().unwrap();
+
+    // B shuts down: Bob is told to reconnect, resumes on A, and misses
+    // nothing posted in between.
+    let stopping = tokio::spawn(async move { b.stop().await });
+    loop {
+        let v = recv(&mut ws).await;
+        if v["op"] == 7 {
+            break;
+        }
+    }
+    drop(ws);
+    call(
+        &http,
+        &a,
+        Method::POST,
+        &format!("/channels/{general}/messages"),
+        Some(&alice),
+        json!({"content": "while moving"}),
+    )
+    .await;
+    let gw_a = call(&http, &a, Method::GET, "/gateway", None, Value::Null).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "{}?v=10&encoding=json",
+        gw_a["url"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    recv(&mut ws).await;
+    ws.send(Message::text(
+        json!({"op": 6, "d": {"token": bob, "session_id": session_id, "seq": seq}}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let missed = dispatch(&mut ws, "MESSAGE_CREATE").await;
+    assert_eq!(missed["d"]["content"], "while moving");
+    assert_eq!(missed["s"].as_u64().unwrap(), seq + 1);
+    dispatch(&mut ws, "RESUMED").await;
+    stopping.await.unwrap().unwrap();
+    a.stop().await.unwrap();
+}
