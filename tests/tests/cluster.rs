@@ -7,11 +7,14 @@
 //! failure when `DISCORD_STORE_REQUIRE` lists postgres or redis (as
 //! `.ci/run` does).
 
+mod common;
+
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use common::{dispatch, recv};
+use futures::SinkExt;
 use reference_server::{Config, RunningServer, Server};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 const SCHEMA: &str = "reference_server_test";
@@ -78,52 +81,6 @@ fn unique() -> String {
     )
 }
 
-async fn call(
-    http: &reqwest::Client,
-    node: &RunningServer,
-    method: reqwest::Method,
-    path: &str,
-    auth: Option<&str>,
-    body: Value,
-) -> Value {
-    let mut req = http
-        .request(method, format!("{}/api/v10{path}", node.url()))
-        .json(&body);
-    if let Some(a) = auth {
-        req = req.header("Authorization", a);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("gateway went quiet")
-            .expect("closed")
-            .expect("error");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
-
-async fn dispatch(ws: &mut Ws, name: &str) -> Value {
-    loop {
-        let v = recv(ws).await;
-        if v["op"] == 0 && v["t"] == name {
-            return v;
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_message_posted_on_one_node_reaches_a_session_on_the_other() {
     let Some((pg, redis)) = urls().await else {
@@ -132,108 +89,38 @@ async fn a_message_posted_on_one_node_reaches_a_session_on_the_other() {
     let dir = tempfile::tempdir().unwrap();
     let a = node("a", &pg, &redis, dir.path()).await;
     let b = node("b", &pg, &redis, dir.path()).await;
-    let http = reqwest::Client::new();
+    let (on_a, on_b) = (common::Rest::new(a.url()), common::Rest::new(b.url()));
     let tag = unique();
-    use reqwest::Method;
 
     // Accounts and a guild made through A; Bob registers and joins through B.
-    let alice = call(
-        &http,
-        &a,
-        Method::POST,
-        "/auth/register",
-        None,
-        json!({"username": format!("alice{tag}"), "password": "correct horse"}),
-    )
-    .await;
-    let alice = alice["token"].as_str().unwrap().to_owned();
-    let guild = call(
-        &http,
-        &a,
-        Method::POST,
-        "/guilds",
-        Some(&alice),
-        json!({"name": "Cluster"}),
-    )
-    .await;
-    let gid = guild["id"].as_str().unwrap().to_owned();
-    let channels = call(
-        &http,
-        &b,
-        Method::GET,
-        &format!("/guilds/{gid}/channels"),
-        Some(&alice),
-        Value::Null,
-    )
-    .await;
-    let general = channels
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == 0)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let bob = call(
-        &http,
-        &b,
-        Method::POST,
-        "/auth/register",
-        None,
-        json!({"username": format!("bob{tag}"), "password": "correct horse"}),
-    )
-    .await;
-    let bob = bob["token"].as_str().unwrap().to_owned();
-    let invite = call(
-        &http,
-        &a,
-        Method::POST,
-        &format!("/channels/{general}/invites"),
-        Some(&alice),
-        json!({}),
-    )
-    .await;
-    call(
-        &http,
-        &b,
-        Method::POST,
-        &format!("/invites/{}", invite["code"].as_str().unwrap()),
-        Some(&bob),
-        json!({}),
-    )
-    .await;
+    let alice = on_a.register(&format!("alice{tag}")).await;
+    let (gid, general) = on_a.guild(&alice, "Cluster").await;
+    let bob = on_b.register(&format!("bob{tag}")).await;
+    let invite = on_a
+        .post(&format!("/channels/{general}/invites"), &alice, json!({}))
+        .await;
+    let code = invite["code"].as_str().unwrap();
+    on_b.post(&format!("/invites/{code}"), &bob, json!({}))
+        .await;
 
     // Bob's session lives on B.
-    let gw = call(&http, &b, Method::GET, "/gateway", None, Value::Null).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
-        "{}?v=10&encoding=json",
-        gw["url"].as_str().unwrap()
-    ))
-    .await
-    .unwrap();
+    let gw = on_b.get("/gateway", &bob).await;
+    let url = format!("{}?v=10&encoding=json", gw["url"].as_str().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     recv(&mut ws).await;
     let intents = 1 | (1 << 9) | (1 << 15);
-    ws.send(Message::text(
-        json!({"op": 2, "d": {"token": bob, "intents": intents, "properties": {}}}).to_string(),
-    ))
-    .await
-    .unwrap();
+    let identify = json!({"op": 2, "d": {"token": bob, "intents": intents, "properties": {}}});
+    ws.send(Message::text(identify.to_string())).await.unwrap();
     let ready = dispatch(&mut ws, "READY").await;
     assert_eq!(ready["d"]["guilds"][0]["id"], gid.as_str());
     let session_id = ready["d"]["session_id"].as_str().unwrap().to_owned();
     dispatch(&mut ws, "GUILD_CREATE").await;
 
     // Posted through A, delivered by B.
-    let sent = call(
-        &http,
-        &a,
-        Method::POST,
-        &format!("/channels/{general}/messages"),
-        Some(&alice),
-        json!({"content": "across nodes"}),
-    )
-    .await;
+    let messages = format!("/channels/{general}/messages");
+    let sent = on_a
+        .post(&messages, &alice, json!({"content": "across nodes"}))
+        .await;
     let got = dispatch(&mut ws, "MESSAGE_CREATE").await;
     assert_eq!(got["d"]["id"], sent["id"]);
     assert_eq!(got["d"]["content"], "across nodes");
@@ -242,35 +129,16 @@ async fn a_message_posted_on_one_node_reaches_a_session_on_the_other() {
     // B shuts down: Bob is told to reconnect, resumes on A, and misses
     // nothing posted in between.
     let stopping = tokio::spawn(async move { b.stop().await });
-    loop {
-        let v = recv(&mut ws).await;
-        if v["op"] == 7 {
-            break;
-        }
-    }
+    while recv(&mut ws).await["op"] != 7 {}
     drop(ws);
-    call(
-        &http,
-        &a,
-        Method::POST,
-        &format!("/channels/{general}/messages"),
-        Some(&alice),
-        json!({"content": "while moving"}),
-    )
-    .await;
-    let gw_a = call(&http, &a, Method::GET, "/gateway", None, Value::Null).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
-        "{}?v=10&encoding=json",
-        gw_a["url"].as_str().unwrap()
-    ))
-    .await
-    .unwrap();
+    on_a.post(&messages, &alice, json!({"content": "while moving"}))
+        .await;
+    let gw_a = on_a.get("/gateway", &bob).await;
+    let url = format!("{}?v=10&encoding=json", gw_a["url"].as_str().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     recv(&mut ws).await;
-    ws.send(Message::text(
-        json!({"op": 6, "d": {"token": bob, "session_id": session_id, "seq": seq}}).to_string(),
-    ))
-    .await
-    .unwrap();
+    let resume = json!({"op": 6, "d": {"token": bob, "session_id": session_id, "seq": seq}});
+    ws.send(Message::text(resume.to_string())).await.unwrap();
     let missed = dispatch(&mut ws, "MESSAGE_CREATE").await;
     assert_eq!(missed["d"]["content"], "while moving");
     assert_eq!(missed["s"].as_u64().unwrap(), seq + 1);

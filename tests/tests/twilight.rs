@@ -5,28 +5,11 @@
 
 use std::time::Duration;
 
-use reference_server::{Config, Server};
-use serde_json::{Value, json};
-use twilight_gateway::{ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt};
+mod common;
 
-async fn rest(
-    http: &reqwest::Client,
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    auth: &str,
-    body: Value,
-) -> Value {
-    let res = http
-        .request(method, format!("{base}/api/v10{path}"))
-        .header("Authorization", auth)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{path}: {}", res.status());
-    res.json().await.unwrap_or(Value::Null)
-}
+use reference_server::{Config, Server};
+use serde_json::json;
+use twilight_gateway::{ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt};
 
 /// The next event the shard yields within 10 s, skipping heartbeats.
 async fn next(shard: &mut Shard) -> Event {
@@ -59,81 +42,24 @@ async fn a_stock_twilight_bot_works_against_the_server() {
     config.drain = Duration::from_secs(1);
     let server = Server::bind(config).await.unwrap().spawn();
     let base = server.url();
-    let http = reqwest::Client::new();
+    let api = common::Rest::new(base.clone());
 
     // A person with a guild, and a bot in it.
-    let reg = |name: &str| {
-        let http = http.clone();
-        let base = base.clone();
-        let name = name.to_owned();
-        async move {
-            let r: Value = http
-                .post(format!("{base}/api/v10/auth/register"))
-                .json(&json!({"username": name, "password": "correct horse"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["token"].as_str().unwrap().to_owned()
-        }
-    };
-    let alice = reg("alice").await;
-    let guild = rest(
-        &http,
-        &base,
-        reqwest::Method::POST,
-        "/guilds",
-        &alice,
-        json!({"name": "Twilight Test"}),
-    )
-    .await;
-    let guild_id = guild["id"].as_str().unwrap().to_owned();
-    let channels = rest(
-        &http,
-        &base,
-        reqwest::Method::GET,
-        &format!("/guilds/{guild_id}/channels"),
-        &alice,
-        Value::Null,
-    )
-    .await;
-    let general = channels
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == 0)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let app = rest(
-        &http,
-        &base,
-        reqwest::Method::POST,
-        "/applications",
-        &alice,
-        json!({"name": "twibot"}),
-    )
-    .await;
+    let alice = api.register("alice").await;
+    let (guild_id, general) = api.guild(&alice, "Twilight Test").await;
+    let app = api
+        .post("/applications", &alice, json!({"name": "twibot"}))
+        .await;
     let app_id = app["id"].as_str().unwrap().to_owned();
-    let token = rest(
-        &http,
-        &base,
-        reqwest::Method::POST,
-        &format!("/applications/{app_id}/bot/reset"),
-        &alice,
-        json!({}),
-    )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    rest(
-        &http,
-        &base,
-        reqwest::Method::PUT,
+    let reset = api
+        .post(
+            &format!("/applications/{app_id}/bot/reset"),
+            &alice,
+            json!({}),
+        )
+        .await;
+    let token = reset["token"].as_str().unwrap().to_owned();
+    api.put(
         &format!("/guilds/{guild_id}/members/{app_id}"),
         &alice,
         json!({}),
@@ -171,15 +97,13 @@ async fn a_stock_twilight_bot_works_against_the_server() {
     assert_eq!(created.id().get().to_string(), guild_id);
 
     // Another user's message arrives with its content.
-    let sent = rest(
-        &http,
-        &base,
-        reqwest::Method::POST,
-        &format!("/channels/{general}/messages"),
-        &alice,
-        json!({"content": "!ping"}),
-    )
-    .await;
+    let sent = api
+        .post(
+            &format!("/channels/{general}/messages"),
+            &alice,
+            json!({"content": "!ping"}),
+        )
+        .await;
     let msg = loop {
         if let Event::MessageCreate(m) = next(&mut shard).await {
             break m;
@@ -239,15 +163,9 @@ async fn a_stock_twilight_bot_works_against_the_server() {
         .unwrap();
     assert_eq!(older.len(), 1);
     client.delete_message(channel, reply.id).await.unwrap();
-    let after = rest(
-        &http,
-        &base,
-        reqwest::Method::GET,
-        &format!("/channels/{general}/messages"),
-        &alice,
-        Value::Null,
-    )
-    .await;
+    let after = api
+        .get(&format!("/channels/{general}/messages"), &alice)
+        .await;
     assert_eq!(after.as_array().unwrap().len(), 1);
     // Members and the guild through twilight's models.
     let g = client
