@@ -137,13 +137,17 @@ pub fn parse_authorization(value: &str) -> Option<(TokenKind, &str)> {
 
 /// The user a token belongs to, if the token is valid for its kind.
 pub async fn authenticate(state: &AppState, value: &str) -> Result<Option<User>, ApiError> {
-    Ok(authenticate_in(state.stores.guilds.as_ref(), value).await?)
+    Ok(authenticate_in(state.stores.guilds.as_ref(), value, true).await?)
 }
 
-/// [`authenticate`] against a guild store (the gateway's IDENTIFY uses it).
+/// [`authenticate`] against a guild store. With `strict_prefix` (REST), a
+/// bot token needs `Bot ` and a user token must not have it; IDENTIFY
+/// accepts a bot token with or without the prefix, as Discord does
+/// (discord.py sends it bare).
 pub async fn authenticate_in(
     guilds: &dyn GuildStore,
     value: &str,
+    strict_prefix: bool,
 ) -> Result<Option<User>, StoreError> {
     let Some((kind, token)) = parse_authorization(value) else {
         return Ok(None);
@@ -160,8 +164,8 @@ pub async fn authenticate_in(
     let Some(user) = guilds.user(owner).await? else {
         return Ok(None);
     };
-    // Bot tokens need the `Bot ` prefix and user tokens must not have it.
-    Ok((user.bot == (kind == TokenKind::Bot)).then_some(user))
+    let prefix_ok = user.bot == (kind == TokenKind::Bot);
+    Ok((prefix_ok || (!strict_prefix && user.bot)).then_some(user))
 }
 
 /// The authenticated user of a request.

@@ -52,6 +52,10 @@ pub struct Flags {
     /// Cluster mode: Kafka brokers for the message event bus.
     #[arg(long, env = "DISCORD_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
+    /// Cluster mode: the Kafka topic for message events [default:
+    /// message_events].
+    #[arg(long, env = "DISCORD_KAFKA_TOPIC")]
+    pub kafka_topic: Option<String>,
     /// Turn REST rate limits off (for local bot testing) [default: on].
     #[arg(long, env = "DISCORD_NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
@@ -77,6 +81,7 @@ pub struct FileConfig {
     scylla_uri: Option<String>,
     redis_url: Option<String>,
     kafka_brokers: Option<String>,
+    kafka_topic: Option<String>,
     #[serde(default)]
     no_rate_limits: bool,
     log: Option<String>,
@@ -125,6 +130,8 @@ pub struct ClusterUrls {
     pub redis: Option<String>,
     /// Kafka brokers.
     pub kafka: Option<String>,
+    /// The Kafka topic (`message_events` when `None`).
+    pub kafka_topic: Option<String>,
 }
 
 impl ClusterUrls {
@@ -236,6 +243,7 @@ impl Config {
             scylla: flags.scylla_uri.or(file.scylla_uri),
             redis: flags.redis_url.or(file.redis_url),
             kafka: flags.kafka_brokers.or(file.kafka_brokers),
+            kafka_topic: flags.kafka_topic.or(file.kafka_topic),
         };
         c.rate_limits.enabled = !(flags.no_rate_limits || file.no_rate_limits);
         if let Some(v) = flags.log.or(file.log) {

@@ -108,7 +108,7 @@ async fn gateway_guild_cached(
 #[async_trait]
 impl GatewayData for StoreData {
     async fn authenticate(&self, token: &str) -> Result<Identity, AuthError> {
-        let user = authenticate_in(self.guilds.as_ref(), token)
+        let user = authenticate_in(self.guilds.as_ref(), token, false)
             .await
             .map_err(|e| AuthError::Unavailable(e.to_string()))?
             .ok_or(AuthError::InvalidToken)?;

@@ -72,7 +72,19 @@ pub async fn open_stores(config: &Config) -> Result<Stores, StartError> {
             stores.pubsub = redis;
         }
         if let Some(brokers) = &c.kafka {
-            stores.events = Arc::new(backend::kafka::KafkaBus::connect(brokers).await?);
+            let topic = c
+                .kafka_topic
+                .as_deref()
+                .unwrap_or(discord_store::event_bus::TOPIC);
+            stores.events = Arc::new(
+                backend::kafka::KafkaBus::connect_with(
+                    brokers,
+                    topic,
+                    4,
+                    std::time::Duration::from_secs(10),
+                )
+                .await?,
+            );
         }
         if let Some(uri) = &c.scylla {
             let cfg = backend::scylla::ScyllaConfig::new(uri.clone());

@@ -225,3 +225,18 @@ async fn bad_tokens_close_with_4004() {
         }
     }
 }
+
+/// Discord accepts a bot token in IDENTIFY with or without `Bot ` (discord.py
+/// sends it bare); REST still needs the prefix.
+#[tokio::test]
+async fn bots_identify_with_or_without_the_prefix() {
+    let s = common::start().await;
+    let owner = s.register("owner").await;
+    let bot = s.bot(&owner, "Bare").await;
+    let with = Session::connect(&s.gateway_url(), &bot.auth(), 1).await;
+    let without = Session::connect(&s.gateway_url(), &bot.token, 1).await;
+    assert_eq!(with.ready["user"]["id"], bot.id.as_str());
+    assert_eq!(without.ready["user"]["id"], bot.id.as_str());
+    assert_eq!(without.ready["user"]["bot"], true);
+    assert_eq!(s.get("/users/@me", &bot.token).await.status, 401);
+}

@@ -600,3 +600,46 @@ async fn attachments_upload_and_download() {
     let r = common::TestServer::reply(res).await;
     assert_eq!((r.status, r.code()), (403, 50013));
 }
+
+/// Message events also go onto the durable event bus (SQLite in the
+/// embedded mode), in order per channel.
+#[tokio::test]
+async fn message_events_reach_the_event_bus() {
+    let s = common::start().await;
+    let alice = s.register("alice").await;
+    let (_, general, _) = s.guild(&alice, "Bus").await;
+    let m = s.send(&general, &alice.auth(), "on the bus").await;
+    let mid = m.body["id"].as_str().unwrap().to_owned();
+    s.patch(
+        &format!("/channels/{general}/messages/{mid}"),
+        &alice.auth(),
+        json!({"content": "edited"}),
+    )
+    .await;
+    s.delete(
+        &format!("/channels/{general}/messages/{mid}"),
+        &alice.auth(),
+    )
+    .await;
+    let mut consumer = s
+        .server
+        .state
+        .stores
+        .events
+        .consumer("indexer")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(d) = consumer
+        .next(std::time::Duration::from_millis(500))
+        .await
+        .unwrap()
+    {
+        assert_eq!(d.event.channel_id.to_string(), general);
+        let payload: Value = serde_json::from_slice(&d.event.payload).unwrap();
+        assert_eq!(payload["id"], mid.as_str());
+        seen.push(d.event.kind.clone());
+        consumer.commit(&d).await.unwrap();
+    }
+    assert_eq!(seen, ["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"]);
+}

@@ -146,3 +146,70 @@ async fn a_message_posted_on_one_node_reaches_a_session_on_the_other() {
     stopping.await.unwrap().unwrap();
     a.stop().await.unwrap();
 }
+
+/// In cluster mode, message events go onto Kafka (a topic of this test's
+/// own), keyed by channel, for consumers such as search indexing. Needs
+/// `KAFKA_BROKERS` too; skipped loudly without it, a failure when
+/// `DISCORD_STORE_REQUIRE` lists kafka.
+#[tokio::test]
+async fn cluster_mode_puts_message_events_on_kafka() {
+    let Some((pg, redis)) = urls().await else {
+        return;
+    };
+    let Some(brokers) = std::env::var("KAFKA_BROKERS")
+        .ok()
+        .filter(|b| !b.is_empty())
+    else {
+        if required("kafka") {
+            panic!(
+                "the Kafka cluster test is required by DISCORD_STORE_REQUIRE but KAFKA_BROKERS is not set"
+            );
+        }
+        eprintln!(
+            "\n*** SKIPPED: the Kafka cluster test did not run because KAFKA_BROKERS is not set. ***"
+        );
+        return;
+    };
+    let topic = format!("server-test-{}", unique());
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    c.cluster.postgres = Some(pg);
+    c.cluster.redis = Some(redis);
+    c.cluster.kafka = Some(brokers.clone());
+    c.cluster.kafka_topic = Some(topic.clone());
+    c.rate_limits.enabled = false;
+    let server = Server::bind(c).await.expect("cluster node").spawn();
+    let api = common::Rest::new(server.url());
+    let alice = api.register(&format!("kafka{}", unique())).await;
+    let (_, general) = api.guild(&alice, "Kafka").await;
+    let messages = format!("/channels/{general}/messages");
+    let sent = api
+        .post(&messages, &alice, json!({"content": "to kafka"}))
+        .await;
+
+    let bus = discord_store::backend::kafka::KafkaBus::connect_with(
+        &brokers,
+        &topic,
+        4,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    use discord_store::EventBus;
+    let mut consumer = bus.consumer("e2e").await.unwrap();
+    let delivery = consumer
+        .next(Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("no event on Kafka within 30 s");
+    assert_eq!(delivery.event.kind, "MESSAGE_CREATE");
+    assert_eq!(delivery.event.channel_id.to_string(), general);
+    let payload: serde_json::Value = serde_json::from_slice(&delivery.event.payload).unwrap();
+    assert_eq!(payload["id"], sent["id"]);
+    assert_eq!(payload["content"], "to kafka");
+    server.stop().await.unwrap();
+}
