@@ -24,14 +24,14 @@ pub struct Flags {
     #[arg(long, env = "DISCORD_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// The URL clients reach this server at, used in gateway and attachment
-    /// URLs [default: http://<listen>].
+    /// URLs [default: http://LISTEN].
     #[arg(long, env = "DISCORD_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Where the embedded store keeps its SQLite file and attachments
     /// [default: ./data].
     #[arg(long, env = "DISCORD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// This node's name in a cluster [default: node-<random>].
+    /// This node's name in a cluster [default: node-RANDOM].
     #[arg(long, env = "DISCORD_NODE_ID")]
     pub node_id: Option<String>,
     /// Snowflake worker ID 0-1023 (unique per node in a cluster)
