@@ -3,5 +3,7 @@
 //!
 //! - `twilight.rs`: the published twilight-http and twilight-gateway
 //!   crates, unmodified, as a bot against the server;
+//! - `compat.rs`: stock discord.py and discord.js bots (scripts in
+//!   `compat/`);
 //! - `cluster.rs`: two server nodes in cluster mode (PostgreSQL + Redis)
 //!   delivering each other's events and handing sessions over.

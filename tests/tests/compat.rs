@@ -1,0 +1,96 @@
+//! Stock bot libraries in other languages against an in-process server,
+//! each using only its documented base-URL override:
+//!
+//! - discord.py (`Route.BASE`, `DiscordWebSocket.DEFAULT_GATEWAY`), run by
+//!   the Python named in `DISCORD_PY_PYTHON`;
+//! - discord.js (the `rest.api` client option), run by `node` with the
+//!   package installed under `DISCORD_JS_DIR`.
+//!
+//! The bot scripts are in `tests/compat/`; `.ci/run` installs the libraries
+//! once per machine. A test whose library is missing is skipped loudly, and
+//! fails when `E2E_REQUIRE` names it.
+
+use std::time::Duration;
+
+use reference_server::{Config, RunningServer, Server};
+use serde_json::{Value, json};
+
+fn skip_or_fail(library: &str, variable: &str) {
+    let required = std::env::var("E2E_REQUIRE").unwrap_or_default();
+    if required.split(',').any(|r| r.trim() == library) {
+        panic!("the {library} test is required by E2E_REQUIRE but {variable} is not set");
+    }
+    eprintln!("\n*** SKIPPED: the {library} test did not run because {variable} is not set. ***");
+}
+
+async fn server(dir: &std::path::Path) -> RunningServer {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    config.rate_limits.enabled = false;
+    config.drain = Duration::from_secs(1);
+    Server::bind(config).await.unwrap().spawn()
+}
+
+/// Runs a bot script to completion; returns the JSON it printed last.
+async fn run(mut command: tokio::process::Command) -> Value {
+    let out = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the bot hung")
+        .expect("cannot run the bot");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the bot failed\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
+}
+
+fn script(name: &str) -> String {
+    format!("{}/compat/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test]
+async fn a_stock_discord_py_bot_works_against_the_server() {
+    let Some(python) = std::env::var("DISCORD_PY_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        return skip_or_fail("discord.py", "DISCORD_PY_PYTHON");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(script("discord_py_bot.py")).arg(server.url());
+    let result = run(cmd).await;
+    assert_eq!(result["guilds"], json!(["dpy guild"]));
+    assert_eq!(result["got"], "!ping");
+    assert_eq!(result["history"], json!(["pong (edited)", "!ping"]));
+    assert_eq!(result["members"], json!(["dpy_alice", "dpybot"]));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stock_discord_js_bot_works_against_the_server() {
+    let Some(modules) = std::env::var("DISCORD_JS_DIR")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        return skip_or_fail("discord.js", "DISCORD_JS_DIR");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(script("discord_js_bot.js"))
+        .arg(server.url())
+        .env("NODE_PATH", format!("{modules}/node_modules"));
+    let result = run(cmd).await;
+    assert_eq!(result["guilds"], json!(["djs guild"]));
+    assert_eq!(result["got"], "!ping");
+    assert_eq!(result["history"], json!(["pong (edited)", "!ping"]));
+    assert_eq!(result["members"], json!(["djs_alice", "djsbot"]));
+    server.stop().await.unwrap();
+}
