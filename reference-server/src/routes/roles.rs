@@ -152,16 +152,26 @@ async fn create(
     }
     // New roles go just above @everyone; the others move up one.
     role.position = 1;
+    let mut moved = Vec::new();
     for other in access
         .roles
         .iter()
         .filter(|r| r.id != guild_id && r.position >= 1)
     {
-        let mut moved = other.clone();
-        moved.position += 1;
-        state.stores.guilds.update_role(guild_id, &moved).await?;
+        let mut m = other.clone();
+        m.position += 1;
+        state.stores.guilds.update_role(guild_id, &m).await?;
+        moved.push(m);
     }
     state.stores.guilds.create_role(guild_id, &role).await?;
+    for m in moved {
+        state
+            .emit(DispatchEvent::GuildRoleUpdate(Box::new(GuildRoleEvent {
+                guild_id,
+                role: m,
+            })))
+            .await;
+    }
     state
         .emit(DispatchEvent::GuildRoleCreate(Box::new(GuildRoleEvent {
             guild_id,
