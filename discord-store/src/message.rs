@@ -1,5 +1,7 @@
 //! The message store: channel history partitioned by time bucket.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use discord_proto::Snowflake;
 use discord_proto::model::{Attachment, Embed, MessageReference, MessageType, Timestamp};
@@ -171,6 +173,15 @@ pub struct ReactionCount {
     pub first_at: Timestamp,
 }
 
+/// One emoji's reactions on a message as one viewer sees them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReactionSummary {
+    /// The emoji, its count and when it was first used.
+    pub count: ReactionCount,
+    /// Whether the viewer is among those who reacted.
+    pub me: bool,
+}
+
 /// Channel history. Backends must return pages newest first, without gaps or
 /// duplicates, however messages are spread over time-bucket partitions.
 #[async_trait]
@@ -231,6 +242,37 @@ pub trait MessageStore: Send + Sync + 'static {
         channel_id: Snowflake,
         message_id: Snowflake,
     ) -> Result<Vec<ReactionCount>>;
+
+    /// The reactions on several messages of a channel (a history page), as
+    /// `viewer` sees them: for each message that has any, its emojis in the
+    /// order of [`MessageStore::reactions`]. The default asks per message;
+    /// backends answer in one query where they can.
+    async fn reaction_summaries(
+        &self,
+        channel_id: Snowflake,
+        message_ids: &[Snowflake],
+        viewer: Snowflake,
+    ) -> Result<HashMap<Snowflake, Vec<ReactionSummary>>> {
+        let mut out = HashMap::new();
+        for id in message_ids {
+            let counts = self.reactions(channel_id, *id).await?;
+            if counts.is_empty() {
+                continue;
+            }
+            let mut list = Vec::with_capacity(counts.len());
+            for count in counts {
+                let after = Snowflake::new(viewer.get().saturating_sub(1));
+                let me = self
+                    .reaction_users(channel_id, *id, &count.emoji, Some(after), 1)
+                    .await?
+                    .first()
+                    == Some(&viewer);
+                list.push(ReactionSummary { count, me });
+            }
+            out.insert(*id, list);
+        }
+        Ok(out)
+    }
 
     /// Users who reacted with `emoji`, by user ID ascending, after `after`.
     async fn reaction_users(

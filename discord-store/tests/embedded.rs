@@ -63,6 +63,12 @@ async fn reactions() {
 }
 
 #[tokio::test]
+async fn reaction_summaries() {
+    let (s, _d) = sqlite().await;
+    suite::messages::reaction_summaries(&s).await;
+}
+
+#[tokio::test]
 async fn users_and_tokens() {
     let (s, _d) = sqlite().await;
     suite::guilds::users_and_tokens(&s).await;

@@ -74,6 +74,9 @@ mod pg {
     pg_test!(reactions, |s: SqlStore| async move {
         suite::messages::reactions(&s).await
     });
+    pg_test!(reaction_summaries, |s: SqlStore| async move {
+        suite::messages::reaction_summaries(&s).await
+    });
     pg_test!(users_and_tokens, |s: SqlStore| async move {
         suite::guilds::users_and_tokens(&s).await
     });

@@ -229,6 +229,12 @@ mod cql {
         let Some(s) = real().await else { return };
         suite::messages::reactions(&s).await;
     }
+
+    #[tokio::test]
+    async fn suite_reaction_summaries() {
+        let Some(s) = real().await else { return };
+        suite::messages::reaction_summaries(&s).await;
+    }
 }
 
 #[cfg(not(feature = "scylla"))]

@@ -7,7 +7,7 @@ use discord_proto::model::{
     Emoji, Member, Message, Nonce, Reaction, ReactionCountDetails, Timestamp, User,
 };
 use discord_store::guild::MemberRecord;
-use discord_store::message::MessageRecord;
+use discord_store::message::{MessageRecord, ReactionSummary};
 
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -37,6 +37,11 @@ pub fn created_at(id: Snowflake) -> Timestamp {
 pub struct UserCache(HashMap<Snowflake, Option<User>>);
 
 impl UserCache {
+    /// A cache that already knows `user` (the caller, usually).
+    pub fn with(user: &User) -> Self {
+        UserCache(HashMap::from([(user.id, Some(user.clone()))]))
+    }
+
     /// A user, or a placeholder for one that no longer exists.
     pub async fn get(&mut self, state: &AppState, id: Snowflake) -> ApiResult<User> {
         let user = match self.0.get(&id) {
@@ -51,14 +56,15 @@ impl UserCache {
     }
 }
 
-/// A stored message as clients see it (reactions from `viewer`'s point of
-/// view when `with_reactions`).
+/// A stored message as clients see it, with `reactions` as its viewer
+/// sees them (from [`MessageStore::reaction_summaries`]).
+///
+/// [`MessageStore::reaction_summaries`]: discord_store::MessageStore::reaction_summaries
 pub async fn message(
     state: &AppState,
     users: &mut UserCache,
     record: &MessageRecord,
-    viewer: Snowflake,
-    with_reactions: bool,
+    reactions: Option<&[ReactionSummary]>,
 ) -> ApiResult<Message> {
     let author = users.get(state, record.author_id).await?;
     let mut m = Message::new(
@@ -86,44 +92,47 @@ pub async fn message(
     m.message_reference.clone_from(&b.message_reference);
     m.webhook_id = b.webhook_id;
     m.application_id = b.application_id;
-    if with_reactions {
-        let counts = state
-            .stores
-            .messages
-            .reactions(record.channel_id, record.id)
-            .await?;
-        if !counts.is_empty() {
-            let mut reactions = Vec::with_capacity(counts.len());
-            for c in counts {
-                let me = state
-                    .stores
-                    .messages
-                    .reaction_users(
-                        record.channel_id,
-                        record.id,
-                        &c.emoji,
-                        Some(Snowflake::new(viewer.get().saturating_sub(1))),
-                        1,
-                    )
-                    .await?
-                    .first()
-                    == Some(&viewer);
-                reactions.push(Reaction {
-                    count: c.count,
+    if let Some(list) = reactions.filter(|l| !l.is_empty()) {
+        m.reactions = Some(
+            list.iter()
+                .map(|s| Reaction {
+                    count: s.count.count,
                     count_details: ReactionCountDetails {
                         burst: 0,
-                        normal: c.count,
+                        normal: s.count.count,
                     },
-                    me,
+                    me: s.me,
                     me_burst: false,
-                    emoji: emoji_of(&c.emoji),
+                    emoji: emoji_of(&s.count.emoji),
                     burst_colors: Vec::new(),
-                });
-            }
-            m.reactions = Some(reactions);
-        }
+                })
+                .collect(),
+        );
     }
     Ok(m)
+}
+
+/// Stored messages of one channel as `viewer` sees them, reactions
+/// included (one store call for all of them).
+pub async fn messages(
+    state: &AppState,
+    channel_id: Snowflake,
+    records: &[MessageRecord],
+    viewer: Snowflake,
+) -> ApiResult<Vec<Message>> {
+    let ids: Vec<Snowflake> = records.iter().map(|r| r.id).collect();
+    let reactions = state
+        .stores
+        .messages
+        .reaction_summaries(channel_id, &ids, viewer)
+        .await?;
+    let mut users = UserCache::default();
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let list = reactions.get(&r.id).map(Vec::as_slice);
+        out.push(message(state, &mut users, r, list).await?);
+    }
+    Ok(out)
 }
 
 /// The emoji object for a stored key (`name` or `name:id`).

@@ -422,3 +422,70 @@ pub async fn reactions(store: &dyn MessageStore) {
     store.delete(channel, m.id).await.unwrap();
     assert!(store.reactions(channel, m.id).await.unwrap().is_empty());
 }
+
+/// Reactions of a page of messages at once, as one viewer sees them: the
+/// same counts and order as per-message reads, `me` for the viewer, and
+/// nothing for messages outside the page or without reactions.
+pub async fn reaction_summaries(store: &dyn MessageStore) {
+    let channel = Snowflake::new(namespace());
+    let msgs: Vec<MessageRecord> = (0..4)
+        .map(|i| msg(channel, id_at(30 + i, 0), 1, "page"))
+        .collect();
+    for m in &msgs {
+        store.insert(m).await.unwrap();
+    }
+    let (viewer, other) = (Snowflake::new(7), Snowflake::new(8));
+    store
+        .add_reaction(channel, msgs[0].id, "👍", other)
+        .await
+        .unwrap();
+    store
+        .add_reaction(channel, msgs[0].id, "👍", viewer)
+        .await
+        .unwrap();
+    store
+        .add_reaction(channel, msgs[0].id, "🎉", other)
+        .await
+        .unwrap();
+    store
+        .add_reaction(channel, msgs[2].id, "🎉", other)
+        .await
+        .unwrap();
+    // Outside the asked-for set, though inside its ID range.
+    store
+        .add_reaction(channel, msgs[1].id, "👀", viewer)
+        .await
+        .unwrap();
+    let page = [msgs[0].id, msgs[2].id, msgs[3].id];
+    let got = store
+        .reaction_summaries(channel, &page, viewer)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let first = &got[&msgs[0].id];
+    let per_message = store.reactions(channel, msgs[0].id).await.unwrap();
+    assert_eq!(
+        first.iter().map(|s| s.count.clone()).collect::<Vec<_>>(),
+        per_message
+    );
+    assert_eq!(
+        first.iter().map(|s| s.me).collect::<Vec<_>>(),
+        [true, false]
+    );
+    let third = &got[&msgs[2].id];
+    assert_eq!(
+        (
+            third[0].count.emoji.as_str(),
+            third[0].count.count,
+            third[0].me
+        ),
+        ("🎉", 1, false)
+    );
+    assert!(
+        store
+            .reaction_summaries(channel, &[], viewer)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -62,20 +62,6 @@ struct ListQuery {
     around: Option<Snowflake>,
 }
 
-/// Renders stored messages for `viewer`.
-async fn render(
-    state: &AppState,
-    records: &[MessageRecord],
-    viewer: Snowflake,
-) -> ApiResult<Vec<Message>> {
-    let mut users = UserCache::default();
-    let mut out = Vec::with_capacity(records.len());
-    for r in records {
-        out.push(convert::message(state, &mut users, r, viewer, true).await?);
-    }
-    Ok(out)
-}
-
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -116,7 +102,13 @@ async fn list(
         .messages
         .history(channel_id, HistoryQuery { anchor, limit })
         .await?;
-    Ok(ok(&render(&state, &records, auth.id()).await?))
+    Ok(ok(&convert::messages(
+        &state,
+        channel_id,
+        &records,
+        auth.id(),
+    )
+    .await?))
 }
 
 pub(super) async fn load_message(
@@ -140,15 +132,8 @@ async fn get_message(
     let access = ChannelAccess::load(&state, channel_id, auth.id()).await?;
     access.require(Permissions::READ_MESSAGE_HISTORY)?;
     let record = load_message(&state, channel_id, message_id).await?;
-    let mut users = UserCache::default();
-    Ok(ok(&convert::message(
-        &state,
-        &mut users,
-        &record,
-        auth.id(),
-        true,
-    )
-    .await?))
+    let mut one = convert::messages(&state, channel_id, &[record], auth.id()).await?;
+    Ok(ok(&one.remove(0)))
 }
 
 /// An attachment's metadata in `attachments` of the JSON part.
@@ -526,22 +511,24 @@ async fn create(
             application_id: None,
         },
     };
-    let mut users = UserCache::default();
+    let mut users = UserCache::with(&auth.user);
     match state.stores.messages.insert(&record).await? {
         InsertOutcome::Duplicate(existing) => {
             // A retry of a message we already have: the first one, again.
-            let mut msg = convert::message(&state, &mut users, &existing, auth.id(), true).await?;
+            let mut msg = convert::messages(&state, channel_id, &[*existing], auth.id())
+                .await?
+                .remove(0);
             msg.nonce = body.nonce;
             return Ok(ok(&msg));
         }
         InsertOutcome::Inserted => {}
     }
     state.metrics.messages.inc();
-    let mut msg = convert::message(&state, &mut users, &record, auth.id(), false).await?;
+    let mut msg = convert::message(&state, &mut users, &record, None).await?;
     msg.nonce = body.nonce;
     if let Some(r) = &referenced {
         msg.referenced_message = Some(Box::new(
-            convert::message(&state, &mut users, r, auth.id(), false).await?,
+            convert::message(&state, &mut users, r, None).await?,
         ));
     }
     let mut event_msg = msg.clone();
@@ -642,8 +629,9 @@ async fn edit(
         record.edited_at = Some(Timestamp::now());
     }
     state.stores.messages.edit(&record).await?;
-    let mut users = UserCache::default();
-    let msg = convert::message(&state, &mut users, &record, auth.id(), true).await?;
+    let msg = convert::messages(&state, channel_id, &[record], auth.id())
+        .await?
+        .remove(0);
     let event = DispatchEvent::MessageUpdate(Box::new(msg.clone()));
     state.bus(channel_id, &event).await;
     state.emit(event).await;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Engine, SqlStore, db_id, from_db};
 use crate::message::{
     HistoryAnchor, HistoryQuery, InsertOutcome, MessageBody, MessageRecord, MessageStore,
-    ReactionCount,
+    ReactionCount, ReactionSummary,
 };
 use crate::{Result, StoreError};
 
@@ -481,6 +482,53 @@ impl MessageStore for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn reaction_summaries(
+        &self,
+        channel_id: Snowflake,
+        message_ids: &[Snowflake],
+        viewer: Snowflake,
+    ) -> Result<HashMap<Snowflake, Vec<ReactionSummary>>> {
+        let (Some(lo), Some(hi)) = (message_ids.iter().min(), message_ids.iter().max()) else {
+            return Ok(HashMap::new());
+        };
+        // One range scan of the primary key over the page's messages.
+        let rows = sqlx::query(
+            "SELECT message_id, emoji, COUNT(*) AS n, MIN(created_at) AS first_at,
+                    MAX(CASE WHEN user_id = $4 THEN 1 ELSE 0 END) AS me
+             FROM reactions
+             WHERE channel_id = $1 AND message_id >= $2 AND message_id <= $3
+             GROUP BY message_id, emoji",
+        )
+        .bind(db_id(channel_id))
+        .bind(db_id(*lo))
+        .bind(db_id(*hi))
+        .bind(db_id(viewer))
+        .fetch_all(&self.pool)
+        .await?;
+        let wanted: std::collections::HashSet<Snowflake> = message_ids.iter().copied().collect();
+        let mut out: HashMap<Snowflake, Vec<ReactionSummary>> = HashMap::new();
+        for r in &rows {
+            let id = from_db(r.try_get("message_id")?);
+            if !wanted.contains(&id) {
+                continue;
+            }
+            out.entry(id).or_default().push(ReactionSummary {
+                count: ReactionCount {
+                    emoji: r.try_get("emoji")?,
+                    count: u32::try_from(r.try_get::<i64, _>("n")?).unwrap_or(u32::MAX),
+                    first_at: Timestamp::from_unix_micros(r.try_get("first_at")?),
+                },
+                me: r.try_get::<i64, _>("me")? != 0,
+            });
+        }
+        for list in out.values_mut() {
+            list.sort_by(|a, b| {
+                (a.count.first_at, &a.count.emoji).cmp(&(b.count.first_at, &b.count.emoji))
+            });
+        }
+        Ok(out)
     }
 
     async fn reaction_users(
