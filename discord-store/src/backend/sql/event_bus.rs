@@ -13,13 +13,27 @@ use bytes::Bytes;
 use sqlx::{AnyPool, Row};
 use tokio::sync::Notify;
 
-use super::{Engine, SqlStore, db_id, from_db};
+use super::{Engine, SqlStore, from_db};
 use crate::Result;
 use crate::event_bus::{BusConsumer, BusEvent, Delivery, EventBus};
 
 #[async_trait]
 impl EventBus for SqlStore {
     async fn publish(&self, event: &BusEvent) -> Result<()> {
+        if let Some(writer) = &self.writer {
+            // SQLite: in the same group commit as message inserts, so the
+            // two never contend for the one write lock.
+            let (done, answer) = tokio::sync::oneshot::channel();
+            writer
+                .send(super::messages::WriteJob::Publish(event.clone(), done))
+                .await
+                .map_err(|_| {
+                    crate::StoreError::Unavailable("the SQLite writer task stopped".into())
+                })?;
+            return answer.await.map_err(|_| {
+                crate::StoreError::Unavailable("the SQLite writer task stopped".into())
+            })?;
+        }
         let mut tx = self.pool.begin().await?;
         if self.engine == Engine::Postgres {
             // Offsets come from a sequence; without this lock a consumer
@@ -30,12 +44,7 @@ impl EventBus for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("INSERT INTO bus_events (channel_id, kind, payload) VALUES ($1, $2, $3)")
-            .bind(db_id(event.channel_id))
-            .bind(&event.kind)
-            .bind(event.payload.as_ref())
-            .execute(&mut *tx)
-            .await?;
+        super::messages::publish_on(&mut tx, event).await?;
         tx.commit().await?;
         self.bus_notify.notify_waiters();
         Ok(())

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use discord_snowflake::TimeBuckets;
 use sqlx::{AnyConnection, AnyPool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::event_bus::BusEvent;
 
 use super::{Engine, SqlStore, db_id, from_db};
 use crate::message::{
@@ -144,19 +146,37 @@ async fn insert_on(
     }
 }
 
-/// A message insert waiting for its commit.
-pub(super) type InsertJob = (MessageRecord, oneshot::Sender<Result<InsertOutcome>>);
+/// A write waiting for its commit: a message insert or a bus event.
+pub(super) enum WriteJob {
+    /// A message insert.
+    Insert(Box<MessageRecord>, oneshot::Sender<Result<InsertOutcome>>),
+    /// An event-bus append.
+    Publish(BusEvent, oneshot::Sender<Result<()>>),
+}
 
-/// Group commit for SQLite: takes every insert waiting (up to 512), writes
-/// them in one transaction and answers each after the commit. SQLite has one
-/// writer at a time, so this turns many small commits contending for the
-/// lock into few large ones; nothing is acknowledged before it is durable.
+/// Appends a bus event on `conn`.
+pub(super) async fn publish_on(conn: &mut AnyConnection, event: &BusEvent) -> Result<()> {
+    sqlx::query("INSERT INTO bus_events (channel_id, kind, payload) VALUES ($1, $2, $3)")
+        .bind(db_id(event.channel_id))
+        .bind(&event.kind)
+        .bind(event.payload.as_ref())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Group commit for SQLite: takes every write waiting (up to 512 message
+/// inserts and bus events, in arrival order), writes them in one
+/// transaction and answers each after the commit. SQLite has one writer at
+/// a time, so this turns many small commits contending for the lock into
+/// few large ones; nothing is acknowledged before it is durable.
 pub(super) async fn group_commit_writer(
     pool: AnyPool,
     buckets: TimeBuckets,
-    mut jobs: mpsc::Receiver<InsertJob>,
+    bus_notify: Arc<Notify>,
+    mut jobs: mpsc::Receiver<WriteJob>,
 ) {
-    let mut batch: Vec<InsertJob> = Vec::with_capacity(512);
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(512);
     // Checkpoint the WAL in the background every second, on another
     // connection (so on another of sqlx's SQLite threads): writers then rarely
     // reach the auto-checkpoint threshold and stall on it inline.
@@ -184,11 +204,16 @@ pub(super) async fn group_commit_writer(
                 continue;
             }
         }
-        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut inserts = Vec::with_capacity(batch.len());
         let committed: Result<()> = async {
             let mut tx = pool.begin().await?;
-            for (m, _) in &batch {
-                outcomes.push(insert_on(&mut tx, buckets, m).await);
+            for job in &batch {
+                match job {
+                    WriteJob::Insert(m, _) => inserts.push(insert_on(&mut tx, buckets, m).await),
+                    // A failed append fails the whole batch: the bus must
+                    // not skip an event that others after it made.
+                    WriteJob::Publish(e, _) => publish_on(&mut tx, e).await?,
+                }
             }
             tx.commit().await?;
             Ok(())
@@ -196,16 +221,38 @@ pub(super) async fn group_commit_writer(
         .await;
         match committed {
             Ok(()) => {
-                for ((_, done), outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = done.send(outcome);
+                let mut inserts = inserts.into_iter();
+                let mut published = false;
+                for job in batch.drain(..) {
+                    match job {
+                        WriteJob::Insert(_, done) => {
+                            let outcome = inserts.next().unwrap_or_else(|| {
+                                Err(StoreError::Backend("group commit lost an outcome".into()))
+                            });
+                            let _ = done.send(outcome);
+                        }
+                        WriteJob::Publish(_, done) => {
+                            published = true;
+                            let _ = done.send(Ok(()));
+                        }
+                    }
+                }
+                if published {
+                    bus_notify.notify_waiters();
                 }
             }
             Err(e) => {
                 let text = e.to_string();
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(Err(StoreError::Unavailable(
-                        format!("commit failed: {text}").into(),
-                    )));
+                let fail = || StoreError::Unavailable(format!("commit failed: {text}").into());
+                for job in batch.drain(..) {
+                    match job {
+                        WriteJob::Insert(_, done) => {
+                            let _ = done.send(Err(fail()));
+                        }
+                        WriteJob::Publish(_, done) => {
+                            let _ = done.send(Err(fail()));
+                        }
+                    }
                 }
             }
         }
@@ -237,7 +284,7 @@ impl MessageStore for SqlStore {
             // after the transaction holding it committed.
             let (done, wait) = oneshot::channel();
             writer
-                .send((message.clone(), done))
+                .send(WriteJob::Insert(Box::new(message.clone()), done))
                 .await
                 .map_err(|_| StoreError::Unavailable("the SQLite writer task stopped".into()))?;
             return wait

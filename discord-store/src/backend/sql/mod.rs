@@ -52,8 +52,8 @@ pub struct SqlStore {
     engine: Engine,
     buckets: TimeBuckets,
     bus_notify: Arc<Notify>,
-    /// SQLite's group-commit writer for message inserts.
-    writer: Option<tokio::sync::mpsc::Sender<messages::InsertJob>>,
+    /// SQLite's group-commit writer for message inserts and bus events.
+    writer: Option<tokio::sync::mpsc::Sender<messages::WriteJob>>,
 }
 
 impl SqlStore {
@@ -132,16 +132,22 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let bus_notify = Arc::new(Notify::new());
         let writer = (engine == Engine::Sqlite).then(|| {
             let (tx, rx) = tokio::sync::mpsc::channel(4096);
-            tokio::spawn(messages::group_commit_writer(pool.clone(), buckets, rx));
+            tokio::spawn(messages::group_commit_writer(
+                pool.clone(),
+                buckets,
+                Arc::clone(&bus_notify),
+                rx,
+            ));
             tx
         });
         Ok(SqlStore {
             pool,
             engine,
             buckets,
-            bus_notify: Arc::new(Notify::new()),
+            bus_notify,
             writer,
         })
     }
