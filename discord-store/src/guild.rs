@@ -241,6 +241,23 @@ pub trait GuildStore: Send + Sync + 'static {
         after: Option<Snowflake>,
         limit: u32,
     ) -> Result<Vec<MemberRecord>>;
+    /// [`GuildStore::members`] with each member's user (`None` for a user
+    /// that no longer exists). The default asks per user; SQL backends
+    /// join.
+    async fn members_with_users(
+        &self,
+        guild_id: Snowflake,
+        after: Option<Snowflake>,
+        limit: u32,
+    ) -> Result<Vec<(MemberRecord, Option<User>)>> {
+        let members = self.members(guild_id, after, limit).await?;
+        let mut out = Vec::with_capacity(members.len());
+        for m in members {
+            let user = self.user(m.user_id).await?;
+            out.push((m, user));
+        }
+        Ok(out)
+    }
     /// How many members a guild has.
     async fn member_count(&self, guild_id: Snowflake) -> Result<u64>;
 

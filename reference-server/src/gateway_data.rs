@@ -40,7 +40,8 @@ async fn user_of(
     Ok(u)
 }
 
-/// Every member of a guild with their users.
+/// Every member of a guild with their users (also remembered in `cache`
+/// for the session's other guilds).
 async fn all_members(
     store: &dyn GuildStore,
     guild_id: Snowflake,
@@ -49,13 +50,13 @@ async fn all_members(
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let page = store.members(guild_id, after, 1000).await?;
-        let Some(last) = page.last() else { break };
+        let page = store.members_with_users(guild_id, after, 1000).await?;
+        let Some((last, _)) = page.last() else { break };
         after = Some(last.user_id);
         let full = page.len() == 1000;
-        for record in &page {
-            let user = user_of(store, cache, record.user_id).await?;
-            out.push(convert::member(record, user));
+        for (record, user) in page {
+            cache.entry(record.user_id).or_insert_with(|| user.clone());
+            out.push(convert::member(&record, user));
         }
         if !full {
             break;

@@ -294,6 +294,38 @@ pub async fn members_and_roles(store: &dyn GuildStore) {
         .unwrap();
     assert_eq!(m0.roles, vec![mods.id, vip.id]);
 
+    // The same pages with users joined: identical members, and the users
+    // that exist (two of them here).
+    for i in [0u64, 3] {
+        let user = User::new(Snowflake::new(base + i), format!("member{}-{i}", base));
+        let record = UserRecord {
+            user,
+            password_hash: None,
+        };
+        store.create_user(&record).await.unwrap();
+    }
+    let joined = store.members_with_users(gid, None, 100).await.unwrap();
+    let members: Vec<MemberRecord> = joined.iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!(members, store.members(gid, None, 100).await.unwrap());
+    let with_user: Vec<Snowflake> = joined
+        .iter()
+        .filter_map(|(m, u)| u.as_ref().map(|u| (m.user_id, u.id)))
+        .map(|(m, u)| {
+            assert_eq!(m, u);
+            m
+        })
+        .collect();
+    assert_eq!(
+        with_user,
+        vec![Snowflake::new(base), Snowflake::new(base + 3)]
+    );
+    let after_first = store
+        .members_with_users(gid, Some(Snowflake::new(base)), 2)
+        .await
+        .unwrap();
+    assert_eq!(after_first.len(), 2);
+    assert_eq!(after_first[0].0.user_id, Snowflake::new(base + 1));
+
     // Update nick and roles.
     let mut m = store
         .member(gid, Snowflake::new(base + 1))

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{P, Q, json, no_content, nullable, ok};
 use crate::access::GuildAccess;
 use crate::auth::Auth;
-use crate::convert::{self, UserCache};
+use crate::convert;
 use crate::error::{ApiError, ApiResult, Body};
 use crate::state::AppState;
 
@@ -110,19 +110,15 @@ async fn list(
             "Must be between 1 and 1000.",
         ));
     }
-    let records = state
+    let page = state
         .stores
         .guilds
-        .members(guild_id, q.after, limit)
+        .members_with_users(guild_id, q.after, limit)
         .await?;
-    let mut users = UserCache::default();
-    let mut out = Vec::with_capacity(records.len());
-    for r in &records {
-        out.push(convert::member(
-            r,
-            Some(users.get(&state, r.user_id).await?),
-        ));
-    }
+    let out: Vec<Member> = page
+        .into_iter()
+        .map(|(record, user)| convert::member(&record, user))
+        .collect();
     Ok(ok(&out))
 }
 

@@ -517,6 +517,43 @@ impl GuildStore for SqlStore {
         Ok(members)
     }
 
+    async fn members_with_users(
+        &self,
+        guild_id: Snowflake,
+        after: Option<Snowflake>,
+        limit: u32,
+    ) -> Result<Vec<(MemberRecord, Option<User>)>> {
+        let rows = sqlx::query(
+            "SELECT m.data AS data, u.data AS user_data FROM members m
+             LEFT JOIN users u ON u.id = m.user_id
+             WHERE m.guild_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3",
+        )
+        .bind(db_id(guild_id))
+        .bind(after.map_or(-1, db_id))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let member: MemberRecord = from_json(r)?;
+            let user = match r.try_get::<Option<String>, _>("user_data")? {
+                Some(text) => Some(serde_json::from_str::<User>(&text)?),
+                None => None,
+            };
+            out.push((member, user));
+        }
+        let ids: Vec<Snowflake> = out.iter().map(|(m, _)| m.user_id).collect();
+        let roles = self.member_roles(guild_id, &ids).await?;
+        for (m, _) in &mut out {
+            m.roles = roles
+                .iter()
+                .filter(|(u, _)| *u == m.user_id)
+                .map(|(_, r)| *r)
+                .collect();
+        }
+        Ok(out)
+    }
+
     async fn member_count(&self, guild_id: Snowflake) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE guild_id = $1")
             .bind(db_id(guild_id))
