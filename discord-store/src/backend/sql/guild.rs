@@ -496,25 +496,12 @@ impl GuildStore for SqlStore {
         after: Option<Snowflake>,
         limit: u32,
     ) -> Result<Vec<MemberRecord>> {
-        let rows = sqlx::query(
-            "SELECT data FROM members WHERE guild_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3",
-        )
-        .bind(db_id(guild_id))
-        .bind(after.map_or(-1, db_id))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut members: Vec<MemberRecord> = rows.iter().map(from_json).collect::<Result<_>>()?;
-        let ids: Vec<Snowflake> = members.iter().map(|m| m.user_id).collect();
-        let roles = self.member_roles(guild_id, &ids).await?;
-        for m in &mut members {
-            m.roles = roles
-                .iter()
-                .filter(|(u, _)| *u == m.user_id)
-                .map(|(_, r)| *r)
-                .collect();
-        }
-        Ok(members)
+        Ok(self
+            .members_with_users(guild_id, after, limit)
+            .await?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect())
     }
 
     async fn members_with_users(
@@ -543,13 +530,13 @@ impl GuildStore for SqlStore {
             out.push((member, user));
         }
         let ids: Vec<Snowflake> = out.iter().map(|(m, _)| m.user_id).collect();
-        let roles = self.member_roles(guild_id, &ids).await?;
+        let mut roles: std::collections::HashMap<Snowflake, Vec<Snowflake>> =
+            std::collections::HashMap::new();
+        for (user, role) in self.member_roles(guild_id, &ids).await? {
+            roles.entry(user).or_default().push(role);
+        }
         for (m, _) in &mut out {
-            m.roles = roles
-                .iter()
-                .filter(|(u, _)| *u == m.user_id)
-                .map(|(_, r)| *r)
-                .collect();
+            m.roles = roles.remove(&m.user_id).unwrap_or_default();
         }
         Ok(out)
     }
