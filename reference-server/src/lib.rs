@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod routes;
 pub mod server;
+pub mod slowmode;
 pub mod state;
 
 pub use config::{Config, Flags};

@@ -159,6 +159,7 @@ impl Server {
             limiter: RateLimiter::new(config.rate_limits.clone()),
             metrics: Metrics::new(),
             config,
+            slowmode: crate::slowmode::Slowmode::default(),
         });
         Ok(Server { state, listener })
     }

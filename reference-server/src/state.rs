@@ -36,6 +36,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// The settings.
     pub config: Config,
+    /// Slowmode: when each (channel, user) last sent a message (this node).
+    pub slowmode: crate::slowmode::Slowmode,
 }
 
 impl std::fmt::Debug for AppState {

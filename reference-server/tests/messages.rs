@@ -643,3 +643,46 @@ async fn message_events_reach_the_event_bus() {
     }
     assert_eq!(seen, ["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"]);
 }
+
+/// Slowmode: one message per `rate_limit_per_user` seconds for members;
+/// the owner (MANAGE_MESSAGES) and bots are exempt.
+#[tokio::test]
+async fn slowmode_limits_members_but_not_moderators_or_bots() {
+    let s = common::start().await;
+    let alice = s.register("alice").await;
+    let (gid, general, _) = s.guild(&alice, "Slow").await;
+    let bob = s.register("bob").await;
+    s.join(&alice, &general, &bob).await;
+    let bot = s.bot(&alice, "Fast").await;
+    s.put(
+        &format!("/guilds/{gid}/members/{}", bot.id),
+        &alice.auth(),
+        json!({}),
+    )
+    .await;
+    let r = s
+        .patch(
+            &format!("/channels/{general}"),
+            &alice.auth(),
+            json!({"rate_limit_per_user": 60}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    assert_eq!(s.send(&general, &bob.auth(), "first").await.status, 200);
+    let r = s.send(&general, &bob.auth(), "second").await;
+    assert_eq!((r.status, r.code()), (429, 20016));
+    let retry = r.body["retry_after"].as_f64().unwrap();
+    assert!(retry > 50.0 && retry <= 60.0, "{retry}");
+    assert_eq!(r.body["global"], false);
+    // Not stored.
+    let page = s
+        .get(&format!("/channels/{general}/messages"), &alice.auth())
+        .await;
+    assert_eq!(contents(&page.body), ["first"]);
+    // Exempt: the owner and bots.
+    for _ in 0..2 {
+        assert_eq!(s.send(&general, &alice.auth(), "mod").await.status, 200);
+        assert_eq!(s.send(&general, &bot.auth(), "bot").await.status, 200);
+    }
+}

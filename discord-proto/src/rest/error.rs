@@ -49,6 +49,8 @@ codes! {
     UNKNOWN_EMOJI = 10014, "Unknown Emoji";
     /// 10002.
     UNKNOWN_APPLICATION = 10002, "Unknown Application";
+    /// 20016: the channel's slowmode (`rate_limit_per_user`) is in effect.
+    SLOWMODE_RATE_LIMIT = 20016, "This action cannot be performed due to slowmode rate limit";
     /// 20028: the channel's write rate limit was hit.
     CHANNEL_WRITE_RATE_LIMIT = 20028, "The write action you are performing on the channel has hit the write rate limit";
     /// 30001.

@@ -13,7 +13,7 @@ use discord_proto::gateway::{DispatchEvent, MessageDelete, MessageDeleteBulk};
 use discord_proto::model::{
     Attachment, Embed, Message, MessageReference, MessageType, Nonce, Timestamp,
 };
-use discord_proto::rest::{FieldErrors, JsonErrorCode};
+use discord_proto::rest::{FieldErrors, JsonErrorCode, RateLimited};
 use discord_proto::{Permissions, Snowflake};
 use discord_store::message::{
     HistoryAnchor, HistoryQuery, InsertOutcome, MessageBody, MessageRecord,
@@ -486,6 +486,34 @@ async fn create(
         referenced.as_ref().map(|r: &MessageRecord| r.author_id),
     )
     .await?;
+    // Slowmode, checked last so that a refused request does not count.
+    let interval = access.channel.rate_limit_per_user.unwrap_or(0);
+    let exempt = auth.user.bot
+        || access.permissions.intersects(
+            Permissions::MANAGE_MESSAGES
+                | Permissions::MANAGE_CHANNELS
+                | Permissions::BYPASS_SLOWMODE,
+        );
+    if interval > 0
+        && !exempt
+        && let Err(left) = state.slowmode.check(
+            channel_id,
+            auth.id(),
+            std::time::Duration::from_secs(u64::from(interval)),
+            std::time::Instant::now(),
+        )
+    {
+        let body = RateLimited {
+            message: JsonErrorCode::SLOWMODE_RATE_LIMIT.message().to_owned(),
+            retry_after: (left.as_secs_f64() * 1000.0).ceil() / 1000.0,
+            global: false,
+            code: Some(JsonErrorCode::SLOWMODE_RATE_LIMIT),
+        };
+        return Ok(super::json(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            &body,
+        ));
+    }
     let enforce = body.enforce_nonce == Some(true);
     let record = MessageRecord {
         id,
