@@ -21,3 +21,12 @@ pub(crate) mod null_flag {
         Ok(true)
     }
 }
+
+/// An optional integer of milliseconds; anything that is not a
+/// non-negative integer (an object, a string, a float) reads as `None`.
+pub(crate) fn lenient_millis<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    Ok(v.as_u64())
+}

@@ -121,7 +121,15 @@ pub async fn middleware(
     let start = Instant::now();
     let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let method = req.method().as_str().to_owned();
+    let uri = req.uri().path().to_owned();
     let res = next.run(req).await;
+    tracing::debug!(
+        %method,
+        path = %uri,
+        status = res.status().as_u16(),
+        micros = start.elapsed().as_micros() as u64,
+        "request"
+    );
     let m = &state.metrics;
     m.requests
         .get_or_create(&RequestLabels {

@@ -610,3 +610,20 @@ async fn members_list_modify_kick_and_bots() {
     let r = s.get(&format!("/guilds/{gid}"), &bot.auth()).await;
     assert_eq!(r.status, 200);
 }
+
+/// The guild object carries the arrays libraries require even when empty
+/// (serenity needs `stickers`, twilight `emojis`).
+#[tokio::test]
+async fn guild_objects_have_the_fields_libraries_need() {
+    let s = common::start().await;
+    let owner = s.register("owner").await;
+    let (gid, _, _) = s.guild(&owner, "Shapes").await;
+    let g = s.get(&format!("/guilds/{gid}"), &owner.auth()).await;
+    for field in ["roles", "emojis", "stickers", "features"] {
+        assert!(g.body[field].is_array(), "{field} missing: {:?}", g.body);
+    }
+    let me = s.get("/users/@me", &owner.auth()).await;
+    for field in ["mfa_enabled", "verified", "public_flags", "flags"] {
+        assert!(!me.body[field].is_null(), "{field} missing: {:?}", me.body);
+    }
+}

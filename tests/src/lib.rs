@@ -3,6 +3,7 @@
 //!
 //! - `twilight.rs`: the published twilight-http and twilight-gateway
 //!   crates, unmodified, as a bot against the server;
+//! - `serenity.rs`: serenity 0.12, unmodified;
 //! - `compat.rs`: stock discord.py and discord.js bots (scripts in
 //!   `compat/`);
 //! - `cluster.rs`: two server nodes in cluster mode (PostgreSQL + Redis)

@@ -6,13 +6,15 @@
 //! - discord.js (the `rest.api` client option), run by `node` with the
 //!   package installed under `DISCORD_JS_DIR`.
 //!
-//! The bot scripts are in `tests/compat/`; `.ci/run` installs the libraries
+//! The server runs with its rate limits on, so the libraries' own rate
+//! limiters read our headers. The bot scripts are in `tests/compat/`; `.ci/run` installs the libraries
 //! once per machine. A test whose library is missing is skipped loudly, and
 //! fails when `E2E_REQUIRE` names it.
 
+mod common;
+
 use std::time::Duration;
 
-use reference_server::{Config, RunningServer, Server};
 use serde_json::{Value, json};
 
 fn skip_or_fail(library: &str, variable: &str) {
@@ -21,17 +23,6 @@ fn skip_or_fail(library: &str, variable: &str) {
         panic!("the {library} test is required by E2E_REQUIRE but {variable} is not set");
     }
     eprintln!("\n*** SKIPPED: the {library} test did not run because {variable} is not set. ***");
-}
-
-async fn server(dir: &std::path::Path) -> RunningServer {
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
-    config.rate_limits.enabled = false;
-    config.drain = Duration::from_secs(1);
-    Server::bind(config).await.unwrap().spawn()
 }
 
 /// Runs a bot script to completion; returns the JSON it printed last.
@@ -62,7 +53,7 @@ async fn a_stock_discord_py_bot_works_against_the_server() {
         return skip_or_fail("discord.py", "DISCORD_PY_PYTHON");
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path()).await;
+    let server = common::server(dir.path()).await;
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg(script("discord_py_bot.py")).arg(server.url());
     let result = run(cmd).await;
@@ -82,7 +73,7 @@ async fn a_stock_discord_js_bot_works_against_the_server() {
         return skip_or_fail("discord.js", "DISCORD_JS_DIR");
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path()).await;
+    let server = common::server(dir.path()).await;
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(script("discord_js_bot.js"))
         .arg(server.url())

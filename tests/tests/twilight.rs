@@ -7,7 +7,6 @@ use std::time::Duration;
 
 mod common;
 
-use reference_server::{Config, Server};
 use serde_json::json;
 use twilight_gateway::{ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt};
 
@@ -34,37 +33,16 @@ async fn next(shard: &mut Shard) -> Event {
 #[tokio::test]
 async fn a_stock_twilight_bot_works_against_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    config.drain = Duration::from_secs(1);
-    let server = Server::bind(config).await.unwrap().spawn();
+    let server = common::server(dir.path()).await;
     let base = server.url();
     let api = common::Rest::new(base.clone());
-
-    // A person with a guild, and a bot in it.
-    let alice = api.register("alice").await;
-    let (guild_id, general) = api.guild(&alice, "Twilight Test").await;
-    let app = api
-        .post("/applications", &alice, json!({"name": "twibot"}))
-        .await;
-    let app_id = app["id"].as_str().unwrap().to_owned();
-    let reset = api
-        .post(
-            &format!("/applications/{app_id}/bot/reset"),
-            &alice,
-            json!({}),
-        )
-        .await;
-    let token = reset["token"].as_str().unwrap().to_owned();
-    api.put(
-        &format!("/guilds/{guild_id}/members/{app_id}"),
-        &alice,
-        json!({}),
-    )
-    .await;
+    let common::BotSetup {
+        alice,
+        guild_id,
+        general,
+        bot_id: app_id,
+        bot_token: token,
+    } = api.bot_setup("Twilight Test", "twibot").await;
 
     // The bot, configured as twilight documents for a proxy.
     let host = base.trim_start_matches("http://").to_owned();

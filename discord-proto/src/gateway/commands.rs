@@ -60,7 +60,10 @@ pub struct Resume {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdatePresence {
     /// Unix milliseconds since the client went idle, `null` if not idle.
-    #[serde(default)]
+    /// A value of another shape is read as `null` rather than refused:
+    /// serenity 0.12 sends a serialized `SystemTime` object here, and
+    /// Discord accepts it.
+    #[serde(default, deserialize_with = "crate::serde_util::lenient_millis")]
     pub since: Option<u64>,
     /// The user's activities.
     #[serde(default)]

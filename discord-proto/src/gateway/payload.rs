@@ -252,6 +252,27 @@ mod tests {
         }
     }
 
+    /// The IDENTIFY serenity 0.12 sends: `compress: true` and a `since`
+    /// that is a serialized `SystemTime` (read as `null`, as Discord does).
+    #[test]
+    fn serenity_identify_decodes() {
+        let bytes = br#"{"op":2,"d":{"token":"t","shard":[0,1],"intents":33281,"compress":true,
+            "large_threshold":250,"properties":{"browser":"serenity","device":"serenity","os":"linux"},
+            "presence":{"afk":false,"since":{"secs_since_epoch":1764322324,"nanos_since_epoch":90477000},
+            "status":"online","activities":[]}}}"#;
+        let ClientCommand::Identify(identify) = ClientCommand::decode(bytes).unwrap() else {
+            panic!("not an IDENTIFY");
+        };
+        let presence = identify.presence.expect("presence");
+        assert_eq!(presence.since, None);
+        let with_millis =
+            br#"{"op":3,"d":{"since":91879201,"activities":[],"status":"idle","afk":true}}"#;
+        let ClientCommand::PresenceUpdate(p) = ClientCommand::decode(with_millis).unwrap() else {
+            panic!("not a PRESENCE_UPDATE");
+        };
+        assert_eq!(p.since, Some(91_879_201));
+    }
+
     #[test]
     fn heartbeat_with_and_without_seq() {
         assert_eq!(

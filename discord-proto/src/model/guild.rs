@@ -61,6 +61,10 @@ pub struct Guild {
     /// Custom emojis.
     #[serde(default)]
     pub emojis: Vec<Emoji>,
+    /// Custom stickers, as raw sticker objects (always written: libraries
+    /// such as serenity require the field).
+    #[serde(default)]
+    pub stickers: Vec<serde_json::Value>,
     /// Enabled guild features, such as `COMMUNITY`.
     #[serde(default)]
     pub features: Vec<String>,
@@ -152,6 +156,7 @@ impl Guild {
             explicit_content_filter: 0,
             roles: Vec::new(),
             emojis: Vec::new(),
+            stickers: Vec::new(),
             features: Vec::new(),
             mfa_level: 0,
             application_id: None,

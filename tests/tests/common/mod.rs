@@ -109,3 +109,61 @@ pub async fn dispatch(ws: &mut Ws, name: &str) -> Value {
         }
     }
 }
+
+/// A server on a free port with its data in `dir` (rate limits on, as in
+/// production).
+pub async fn server(dir: &std::path::Path) -> reference_server::RunningServer {
+    let mut config = reference_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_owned(),
+        ..reference_server::Config::default()
+    };
+    config.drain = Duration::from_secs(1);
+    reference_server::Server::bind(config)
+        .await
+        .unwrap()
+        .spawn()
+}
+
+/// A person (`alice`) with a guild and a bot application in it.
+pub struct BotSetup {
+    pub alice: String,
+    pub guild_id: String,
+    pub general: String,
+    pub bot_id: String,
+    pub bot_token: String,
+}
+
+impl Rest {
+    /// Registers alice, makes her guild `guild_name` and a bot `bot_name`,
+    /// and adds the bot to the guild.
+    pub async fn bot_setup(&self, guild_name: &str, bot_name: &str) -> BotSetup {
+        let alice = self.register("alice").await;
+        let (guild_id, general) = self.guild(&alice, guild_name).await;
+        let app = self
+            .post("/applications", &alice, json!({"name": bot_name}))
+            .await;
+        let bot_id = app["id"].as_str().unwrap().to_owned();
+        let reset = self
+            .post(
+                &format!("/applications/{bot_id}/bot/reset"),
+                &alice,
+                json!({}),
+            )
+            .await;
+        let bot_token = reset["token"].as_str().unwrap().to_owned();
+        self.put(
+            &format!("/guilds/{guild_id}/members/{bot_id}"),
+            &alice,
+            json!({}),
+        )
+        .await;
+        BotSetup {
+            alice,
+            guild_id,
+            general,
+            bot_id,
+            bot_token,
+        }
+    }
+}
