@@ -65,6 +65,43 @@ async fn all_members(
     Ok(out)
 }
 
+/// Members whose username or nickname starts with `query` (case
+/// insensitive; `""` matches all), at most `limit` (0: no limit), by user
+/// ID.
+pub async fn search_members(
+    store: &dyn GuildStore,
+    guild_id: Snowflake,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<Member>, StoreError> {
+    let query = query.to_lowercase();
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.members_with_users(guild_id, after, 1000).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.user_id);
+        let full = page.len() == 1000;
+        for (record, user) in page {
+            let m = convert::member(&record, user);
+            let name = m.user.as_ref().map(|u| u.username.to_lowercase());
+            let nick = m.nick.as_ref().map(|n| n.to_lowercase());
+            if name.is_some_and(|n| n.starts_with(&query))
+                || nick.is_some_and(|n| n.starts_with(&query))
+            {
+                out.push(m);
+                if limit > 0 && out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// A guild with everything GUILD_CREATE carries (all channels and members;
 /// the gateway filters and trims per session), joined at `joined_by`'s
 /// join time.
@@ -194,19 +231,9 @@ impl GatewayData for StoreData {
                 }
             }
             MemberQuery::Prefix(prefix) => {
-                let prefix = prefix.to_lowercase();
-                for m in all_members(store, guild_id, &mut cache)
+                out = search_members(store, guild_id, prefix, limit)
                     .await
-                    .map_err(|e| e.to_string())?
-                {
-                    let name = m.user.as_ref().map(|u| u.username.to_lowercase());
-                    let nick = m.nick.as_ref().map(|n| n.to_lowercase());
-                    if name.is_some_and(|n| n.starts_with(&prefix))
-                        || nick.is_some_and(|n| n.starts_with(&prefix))
-                    {
-                        out.push(m);
-                    }
-                }
+                    .map_err(|e| e.to_string())?;
             }
         }
         if limit > 0 {

@@ -240,3 +240,27 @@ async fn bots_identify_with_or_without_the_prefix() {
     assert_eq!(without.ready["user"]["bot"], true);
     assert_eq!(s.get("/users/@me", &bot.token).await.status, 401);
 }
+
+/// PATCH /users/@me sends USER_UPDATE to the user's own sessions.
+#[tokio::test]
+async fn profile_changes_reach_the_users_sessions() {
+    let s = common::start().await;
+    let alice = s.register("alice").await;
+    let mut session = Session::connect(&s.gateway_url(), &alice.auth(), 1).await;
+    let r = s
+        .patch(
+            "/users/@me",
+            &alice.auth(),
+            json!({"global_name": "Alice!"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let update = session.event("USER_UPDATE").await;
+    assert_eq!(update["id"], alice.id.as_str());
+    assert_eq!(update["global_name"], "Alice!");
+    // /gateway/bot needs a token.
+    let r = s
+        .call(reqwest::Method::GET, "/gateway/bot", None, None)
+        .await;
+    assert_eq!(r.status, 401);
+}

@@ -502,6 +502,27 @@ async fn members_list_modify_kick_and_bots() {
         .await;
     assert_eq!((r.status, r.code()), (400, 50035));
 
+    // Search by username prefix (or nickname), case insensitive.
+    let r = s
+        .get(
+            &format!("/guilds/{gid}/members/search?query=PERSON&limit=10"),
+            &owner.auth(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body.as_array().unwrap().len(), 5);
+    let r = s
+        .get(
+            &format!("/guilds/{gid}/members/search?query=person3"),
+            &owner.auth(),
+        )
+        .await;
+    assert_eq!(r.body[0]["user"]["username"], "person3");
+    let r = s
+        .get(&format!("/guilds/{gid}/members/search"), &owner.auth())
+        .await;
+    assert_eq!((r.status, r.code()), (400, 50035), "query is required");
+
     // Nicknames: your own with CHANGE_NICKNAME, others' need MANAGE_NICKNAMES.
     let p0 = &people[0];
     let r = s

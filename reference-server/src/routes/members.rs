@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/guilds/{guild_id}/members", get(list))
         .route("/guilds/{guild_id}/members/@me", patch(modify_me))
+        .route("/guilds/{guild_id}/members/search", get(search))
         .route(
             "/guilds/{guild_id}/members/{user_id}",
             get(get_member).put(add).patch(modify).delete(remove),
@@ -120,6 +121,38 @@ async fn list(
         .map(|(record, user)| convert::member(&record, user))
         .collect();
     Ok(ok(&out))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    query: String,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    auth: Auth,
+    P(guild_id): P<Snowflake>,
+    Q(q): Q<SearchQuery>,
+) -> ApiResult<Response> {
+    GuildAccess::load(&state, guild_id, auth.id()).await?;
+    let limit = q.limit.unwrap_or(1);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            "NUMBER_TYPE_MAX",
+            "Must be between 1 and 1000.",
+        ));
+    }
+    let found = crate::gateway_data::search_members(
+        state.stores.guilds.as_ref(),
+        guild_id,
+        &q.query,
+        limit as usize,
+    )
+    .await?;
+    Ok(ok(&found))
 }
 
 async fn load_member(

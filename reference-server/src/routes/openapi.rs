@@ -203,6 +203,15 @@ const OPS: &[Op] = &[
         None,
     ),
     (
+        "get",
+        "/guilds/{guild_id}/members/search",
+        "Members",
+        "Members whose username or nickname starts with `query`",
+        200,
+        Some("Array"),
+        None,
+    ),
+    (
         "patch",
         "/guilds/{guild_id}/members/@me",
         "Members",

@@ -72,7 +72,19 @@ async fn modify_me(
         return Err(ApiError::form(errors));
     }
     match state.stores.guilds.update_user(&user).await {
-        Ok(()) => Ok(ok(&user)),
+        Ok(()) => {
+            let user = crate::convert::current_user(user);
+            // USER_UPDATE to the user's own sessions.
+            match discord_gateway::Event::raw("USER_UPDATE", None, &user) {
+                Ok(event) => {
+                    if let Err(e) = state.gateway.publish(&event.to_users([user.id])).await {
+                        tracing::warn!("USER_UPDATE publish failed: {e}");
+                    }
+                }
+                Err(e) => tracing::error!("cannot encode USER_UPDATE: {e}"),
+            }
+            Ok(ok(&user))
+        }
         Err(StoreError::Conflict(_)) => Err(ApiError::field(
             "username",
             "USERNAME_ALREADY_TAKEN",
