@@ -47,22 +47,13 @@ async fn all_members(
     guild_id: Snowflake,
     cache: &mut HashMap<Snowflake, Option<User>>,
 ) -> Result<Vec<Member>, StoreError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.members_with_users(guild_id, after, 1000).await?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(last.user_id);
-        let full = page.len() == 1000;
-        for (record, user) in page {
-            cache.entry(record.user_id).or_insert_with(|| user.clone());
-            out.push(convert::member(&record, user));
-        }
-        if !full {
-            break;
+    let members = search_members(store, guild_id, "", 0).await?;
+    for m in &members {
+        if let Some(u) = &m.user {
+            cache.entry(u.id).or_insert_with(|| Some(u.clone()));
         }
     }
-    Ok(out)
+    Ok(members)
 }
 
 /// Members whose username or nickname starts with `query` (case

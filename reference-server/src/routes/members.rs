@@ -103,14 +103,7 @@ async fn list(
     Q(q): Q<ListQuery>,
 ) -> ApiResult<Response> {
     GuildAccess::load(&state, guild_id, auth.id()).await?;
-    let limit = q.limit.unwrap_or(1);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field(
-            "limit",
-            "NUMBER_TYPE_MAX",
-            "Must be between 1 and 1000.",
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let page = state
         .stores
         .guilds
@@ -121,6 +114,20 @@ async fn list(
         .map(|(record, user)| convert::member(&record, user))
         .collect();
     Ok(ok(&out))
+}
+
+/// A member page's `limit`: 1-1000, 1 when absent (as Discord).
+fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
+    let limit = limit.unwrap_or(1);
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::field(
+            "limit",
+            "NUMBER_TYPE_MAX",
+            "Must be between 1 and 1000.",
+        ))
+    }
 }
 
 #[derive(Deserialize)]
@@ -137,14 +144,7 @@ async fn search(
     Q(q): Q<SearchQuery>,
 ) -> ApiResult<Response> {
     GuildAccess::load(&state, guild_id, auth.id()).await?;
-    let limit = q.limit.unwrap_or(1);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field(
-            "limit",
-            "NUMBER_TYPE_MAX",
-            "Must be between 1 and 1000.",
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let found = crate::gateway_data::search_members(
         state.stores.guilds.as_ref(),
         guild_id,
