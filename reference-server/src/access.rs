@@ -29,22 +29,18 @@ impl GuildAccess {
         guild_id: Snowflake,
         user_id: Snowflake,
     ) -> ApiResult<Self> {
-        let guild = state
-            .stores
-            .guilds
-            .guild(guild_id)
-            .await?
-            .ok_or_else(|| ApiError::unknown(JsonErrorCode::UNKNOWN_GUILD))?;
-        let member = state
-            .stores
-            .guilds
-            .member(guild_id, user_id)
-            .await?
-            .ok_or_else(ApiError::missing_access)?;
-        let roles = state.stores.guilds.roles(guild_id).await?;
+        // Three independent reads, in flight together.
+        let guilds = &state.stores.guilds;
+        let (guild, member, roles) = tokio::join!(
+            guilds.guild(guild_id),
+            guilds.member(guild_id, user_id),
+            guilds.roles(guild_id),
+        );
+        let guild = guild?.ok_or_else(|| ApiError::unknown(JsonErrorCode::UNKNOWN_GUILD))?;
+        let member = member?.ok_or_else(ApiError::missing_access)?;
         Ok(GuildAccess {
             guild,
-            roles,
+            roles: roles?,
             member,
         })
     }
