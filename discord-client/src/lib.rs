@@ -1,1 +1,7 @@
 #![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod rest;
+
+pub use error::{ClientError, Result};
+pub use rest::{CreateMessage, MessagesQuery, RestClient, RestClientBuilder};
