@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod error;
+pub mod gateway;
 pub mod rest;
 
 pub use error::{ClientError, Result};
