@@ -1,64 +1,16 @@
 //! The REST client against an in-process reference server: typed calls,
 //! Discord errors, and the rate limiter keeping callers clear of 429s.
 
-use std::time::Duration;
+mod common;
 
 use discord_client::{ClientError, CreateMessage, MessagesQuery, RestClient};
-use discord_proto::Snowflake;
-use reference_server::{Config, RunningServer, Server};
-use serde_json::{Value, json};
-
-async fn server(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> RunningServer {
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
-    config.drain = Duration::from_secs(1);
-    tweak(&mut config);
-    Server::bind(config).await.unwrap().spawn()
-}
-
-/// A client for a new user, and the ID of the text channel of their new
-/// guild.
-async fn setup(api: &str) -> (RestClient, Snowflake) {
-    let anon = RestClient::builder().base_url(api).build();
-    let reg: Value = anon
-        .request(
-            reqwest::Method::POST,
-            "/auth/register",
-            Some(&json!({"username": "alice", "password": "correct horse"})),
-        )
-        .await
-        .unwrap();
-    let token = reg["token"].as_str().unwrap().to_owned();
-    let user = RestClient::builder()
-        .base_url(api)
-        .user_token(&token)
-        .build();
-    let guild: Value = user
-        .request(
-            reqwest::Method::POST,
-            "/guilds",
-            Some(&json!({"name": "Client"})),
-        )
-        .await
-        .unwrap();
-    let gid = Snowflake::new(guild["id"].as_str().unwrap().parse().unwrap());
-    let channels = user.guild_channels(gid).await.unwrap();
-    let general = channels
-        .iter()
-        .find(|c| c.name.as_deref() == Some("general"))
-        .unwrap();
-    (user, general.id)
-}
 
 #[tokio::test]
 async fn typed_calls_and_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path(), |_| {}).await;
+    let s = common::server(dir.path(), |_| {}).await;
     let api = format!("{}/api/v10", s.url());
-    let (client, general) = setup(&api).await;
+    let (client, _, general) = common::setup(&api).await;
     assert_eq!(client.current_user().await.unwrap().username, "alice");
     assert!(client.gateway().await.unwrap().url.starts_with("ws://"));
 
@@ -110,13 +62,13 @@ async fn typed_calls_and_errors() {
 #[tokio::test]
 async fn the_rate_limiter_keeps_callers_clear_of_429s() {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path(), |c| {
+    let s = common::server(dir.path(), |c| {
         c.rate_limits.message_limit = 3;
         c.rate_limits.message_window_secs = 1.0;
     })
     .await;
     let api = format!("{}/api/v10", s.url());
-    let (client, general) = setup(&api).await;
+    let (client, _, general) = common::setup(&api).await;
     let mut tasks = Vec::new();
     for i in 0..12 {
         let client = client.clone();

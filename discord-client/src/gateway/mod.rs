@@ -1,8 +1,10 @@
 //! The gateway client's session logic, with no I/O: it reads server
 //! payloads, close codes and the clock, and says what to send, what to
-//! deliver and when and how to reconnect. A socket loop drives it (not
-//! built yet; issue #6).
+//! deliver and when and how to reconnect. [`Shard`] drives it over a
+//! WebSocket on a background task.
 
 mod session;
+mod shard;
 
 pub use session::{ClientSession, Output, SessionConfig};
+pub use shard::{Shard, ShardEvent};

@@ -1,0 +1,142 @@
+//! [`Shard`]: one gateway connection driven by [`ClientSession`] on a
+//! background task, reconnecting and resuming on its own; the application
+//! reads events with [`Shard::next_event`].
+
+use std::time::Instant;
+
+use discord_proto::gateway::{DispatchEvent, ServerMessage};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{ClientSession, Output, SessionConfig};
+
+/// What a shard hands the application.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ShardEvent {
+    /// A dispatch with its sequence number.
+    Dispatch {
+        /// The sequence number.
+        seq: u64,
+        /// The event.
+        event: DispatchEvent,
+    },
+    /// The server refused the session for good (close code); the shard has
+    /// stopped.
+    Fatal(u16),
+}
+
+/// A gateway connection on a background task.
+#[derive(Debug)]
+pub struct Shard {
+    events: mpsc::Receiver<ShardEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Shard {
+    /// Starts connecting; events arrive through [`Shard::next_event`].
+    pub fn start(config: SessionConfig) -> Shard {
+        let (tx, events) = mpsc::channel(1024);
+        let task = tokio::spawn(run(ClientSession::new(config), tx));
+        Shard { events, task }
+    }
+
+    /// The next event; `None` once the shard has stopped.
+    pub async fn next_event(&mut self) -> Option<ShardEvent> {
+        self.events.recv().await
+    }
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn jitter() -> f64 {
+    rand::random::<f64>()
+}
+
+/// Connects, drives the session, and reconnects as it says until the
+/// application drops the shard or the server refuses the session.
+async fn run(mut session: ClientSession, tx: mpsc::Sender<ShardEvent>) {
+    let mut url = session.connect_url();
+    loop {
+        let next = match tokio_tungstenite::connect_async(&url).await {
+            Ok((ws, _)) => drive(&mut session, ws, &tx).await,
+            Err(e) => {
+                tracing::debug!(%url, "gateway connection failed: {e}");
+                Some(session.on_connect_failed(jitter()))
+            }
+        };
+        match next {
+            None => return,
+            Some(Output::Fatal(code)) => {
+                let _ = tx.send(ShardEvent::Fatal(code)).await;
+                return;
+            }
+            Some(Output::Reconnect { url: to, after, .. }) => {
+                tokio::time::sleep(after).await;
+                url = to;
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Runs one connection; returns what to do next (`None`: stop).
+async fn drive<S>(
+    session: &mut ClientSession,
+    ws: tokio_tungstenite::WebSocketStream<S>,
+    tx: &mpsc::Sender<ShardEvent>,
+) -> Option<Output>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = ws.split();
+    loop {
+        let outputs = tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => match ServerMessage::decode(text.as_bytes()) {
+                    Ok(m) => session.on_message(m, Instant::now(), jitter()),
+                    Err(e) => {
+                        tracing::warn!("undecodable gateway payload: {e}");
+                        Vec::new()
+                    }
+                },
+                Some(Ok(Message::Close(frame))) => {
+                    vec![session.on_close(frame.map(|f| u16::from(f.code)), jitter())]
+                }
+                Some(Ok(_)) => Vec::new(),
+                Some(Err(_)) | None => vec![session.on_close(None, jitter())],
+            },
+            () = sleep_until(session.next_deadline()) => session.on_tick(Instant::now()),
+            () = tx.closed() => return None,
+        };
+        for out in outputs {
+            match out {
+                Output::Send(cmd) => {
+                    if sink.send(Message::text(cmd.encode())).await.is_err() {
+                        return Some(session.on_close(None, jitter()));
+                    }
+                }
+                Output::Deliver { seq, event } => {
+                    if tx.send(ShardEvent::Dispatch { seq, event }).await.is_err() {
+                        return None;
+                    }
+                }
+                other => {
+                    let _ = sink.close().await;
+                    return Some(other);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

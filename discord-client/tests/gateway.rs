@@ -1,0 +1,160 @@
+//! The gateway client against an in-process reference server, through a
+//! TCP proxy the test can cut: the shard becomes ready, receives messages,
+//! and after the connection drops it resumes and gets every missed event
+//! exactly once, in sequence.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod common;
+
+use discord_client::RestClient;
+use discord_client::gateway::{SessionConfig, Shard, ShardEvent};
+use discord_proto::gateway::{DispatchEvent, Intents};
+use reference_server::{Config, Server};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Forwards connections to a target; `cut` drops every open one, and
+/// while `refusing` new ones are dropped at once.
+struct Proxy {
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    refusing: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(listener: TcpListener, target: SocketAddr) -> Proxy {
+        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let refusing = Arc::new(AtomicBool::new(false));
+        let list = Arc::clone(&conns);
+        let refuse = Arc::clone(&refusing);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if refuse.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let handle = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                list.lock().unwrap().push(handle);
+            }
+        });
+        Proxy { conns, refusing }
+    }
+
+    fn refuse(&self, on: bool) {
+        self.refusing.store(on, Ordering::SeqCst);
+    }
+
+    fn cut(&self) {
+        for h in self.conns.lock().unwrap().drain(..) {
+            h.abort();
+        }
+    }
+}
+
+async fn next(shard: &mut Shard) -> (u64, DispatchEvent) {
+    match tokio::time::timeout(Duration::from_secs(15), shard.next_event())
+        .await
+        .expect("the shard went quiet")
+        .expect("the shard stopped")
+    {
+        ShardEvent::Dispatch { seq, event } => (seq, event),
+        ShardEvent::Fatal(code) => panic!("fatal close {code}"),
+    }
+}
+
+async fn next_message(shard: &mut Shard) -> (u64, String) {
+    loop {
+        if let (seq, DispatchEvent::MessageCreate(m)) = next(shard).await {
+            return (seq, m.content.clone());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_shard_resumes_after_a_dropped_connection_without_losing_events() {
+    let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy_listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        // Clients reach the gateway through the proxy.
+        public_url: Some(format!("http://{proxy_addr}")),
+        ..Config::default()
+    };
+    config.drain = Duration::from_secs(1);
+    config.rate_limits.enabled = false;
+    let server = Server::bind(config).await.unwrap().spawn();
+    let proxy = Proxy::start(proxy_listener, server.addr);
+    let api = format!("{}/api/v10", server.url());
+
+    // Alice, her guild, a bot in it.
+    let (alice, guild, general) = common::setup(&api).await;
+    let token = common::bot(&alice, guild, "shardbot").await;
+
+    let bot = RestClient::bot(&api, &token);
+    let gateway_url = bot.gateway_bot().await.unwrap().url;
+    assert!(gateway_url.contains(&proxy_addr.to_string()));
+    let mut shard = Shard::start(SessionConfig {
+        token: format!("Bot {token}"),
+        intents: Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT,
+        shard: None,
+        gateway_url,
+    });
+    let (_, ready) = next(&mut shard).await;
+    assert!(matches!(ready, DispatchEvent::Ready(_)), "{ready:?}");
+    let (_, created) = next(&mut shard).await;
+    assert!(
+        matches!(created, DispatchEvent::GuildCreate(_)),
+        "{created:?}"
+    );
+
+    let say = |text: &'static str| {
+        let alice = alice.clone();
+        async move {
+            alice
+                .create_message(general, &discord_client::CreateMessage::text(text))
+                .await
+                .unwrap()
+        }
+    };
+    say("before").await;
+    let (seq, text) = next_message(&mut shard).await;
+    assert_eq!(text, "before");
+
+    // The connection drops and stays down while two messages are posted;
+    // then the network comes back.
+    proxy.refuse(true);
+    proxy.cut();
+    say("missed 1").await;
+    say("missed 2").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.refuse(false);
+    // Everything after `seq` arrives once, with consecutive sequence
+    // numbers, until the second missed message.
+    let mut expected = seq + 1;
+    let mut messages = Vec::new();
+    let mut others = Vec::new();
+    while messages.len() < 2 {
+        let (s, event) = next(&mut shard).await;
+        assert_eq!(s, expected, "a gap or a repeat in the sequence");
+        expected += 1;
+        match event {
+            DispatchEvent::MessageCreate(m) => messages.push(m.content.clone()),
+            other => others.push(other.name().to_owned()),
+        }
+    }
+    assert_eq!(messages, ["missed 1", "missed 2"], "besides: {others:?}");
+    // And the session goes on.
+    say("after").await;
+    let (after_seq, text) = next_message(&mut shard).await;
+    assert_eq!(text, "after");
+    assert!(after_seq >= expected);
+    drop(shard);
+    server.stop().await.unwrap();
+}
