@@ -105,6 +105,7 @@ async fn a_shard_resumes_after_a_dropped_connection_without_losing_events() {
         intents: Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT,
         shard: None,
         gateway_url,
+        compression: None,
     });
     let (_, ready) = next(&mut shard).await;
     assert!(matches!(ready, DispatchEvent::Ready(_)), "{ready:?}");
@@ -156,5 +157,41 @@ async fn a_shard_resumes_after_a_dropped_connection_without_losing_events() {
     assert_eq!(text, "after");
     assert!(after_seq >= expected);
     drop(shard);
+    server.stop().await.unwrap();
+}
+
+/// With zlib-stream or zstd-stream, the shard decompresses the whole
+/// connection's stream: READY, the guild and a message arrive.
+#[tokio::test]
+async fn a_shard_reads_compressed_connections() {
+    use discord_proto::compression::TransportCompression;
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| c.rate_limits.enabled = false).await;
+    let api = format!("{}/api/v10", server.url());
+    let (alice, guild, general) = common::setup(&api).await;
+    let token = common::bot(&alice, guild, "zipbot").await;
+    for compression in [
+        TransportCompression::ZlibStream,
+        TransportCompression::ZstdStream,
+    ] {
+        let mut shard = Shard::start(SessionConfig {
+            token: format!("Bot {token}"),
+            intents: Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT,
+            shard: None,
+            gateway_url: server.state.gateway_url.clone(),
+            compression: Some(compression),
+        });
+        assert!(matches!(next(&mut shard).await.1, DispatchEvent::Ready(_)));
+        assert!(matches!(
+            next(&mut shard).await.1,
+            DispatchEvent::GuildCreate(_)
+        ));
+        let text = format!("over {compression}");
+        alice
+            .create_message(general, &discord_client::CreateMessage::text(text.clone()))
+            .await
+            .unwrap();
+        assert_eq!(next_message(&mut shard).await.1, text);
+    }
     server.stop().await.unwrap();
 }

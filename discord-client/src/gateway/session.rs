@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use discord_proto::compression::TransportCompression;
 use discord_proto::gateway::{
     ClientCommand, ConnectionProperties, DispatchEvent, Identify, Intents, Resume, ServerMessage,
 };
@@ -19,6 +20,8 @@ pub struct SessionConfig {
     pub shard: Option<[u32; 2]>,
     /// The gateway URL from `GET /gateway/bot` (no query).
     pub gateway_url: String,
+    /// Transport compression for the whole connection, or none.
+    pub compression: Option<TransportCompression>,
 }
 
 /// What the driver must do.
@@ -66,8 +69,13 @@ const FATAL: [u16; 6] = [4004, 4010, 4011, 4012, 4013, 4014];
 /// Close codes after which the session cannot be resumed.
 const NOT_RESUMABLE: [u16; 2] = [4007, 4009];
 
-fn with_query(url: &str) -> String {
-    format!("{}/?v=10&encoding=json", url.trim_end_matches('/'))
+fn with_query(url: &str, compression: Option<TransportCompression>) -> String {
+    let mut out = format!("{}/?v=10&encoding=json", url.trim_end_matches('/'));
+    if let Some(c) = compression {
+        out.push_str("&compress=");
+        out.push_str(c.as_str());
+    }
+    out
 }
 
 impl ClientSession {
@@ -90,6 +98,11 @@ impl ClientSession {
         self.session_id.is_some() && self.seq.is_some()
     }
 
+    /// The transport compression each connection uses.
+    pub fn compression(&self) -> Option<TransportCompression> {
+        self.config.compression
+    }
+
     /// The last sequence number seen.
     pub fn seq(&self) -> Option<u64> {
         self.seq
@@ -99,8 +112,8 @@ impl ClientSession {
     /// the gateway URL.
     pub fn connect_url(&self) -> String {
         match (&self.resume_url, self.resumable()) {
-            (Some(url), true) => with_query(url),
-            _ => with_query(&self.config.gateway_url),
+            (Some(url), true) => with_query(url, self.config.compression),
+            _ => with_query(&self.config.gateway_url, self.config.compression),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use discord_proto::compression::Decoder;
 use discord_proto::gateway::{DispatchEvent, ServerMessage};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -94,13 +95,29 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (mut sink, mut stream) = ws.split();
+    // A fresh decompression context per connection.
+    let mut decoder = match session.compression().map(|c| Decoder::new(c, MAX_MESSAGE)) {
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            tracing::error!("cannot set up decompression: {e}");
+            return Some(session.on_connect_failed(jitter()));
+        }
+        None => None,
+    };
     loop {
         let outputs = tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(text))) => match ServerMessage::decode(text.as_bytes()) {
-                    Ok(m) => session.on_message(m, Instant::now(), jitter()),
-                    Err(e) => {
-                        tracing::warn!("undecodable gateway payload: {e}");
+                Some(Ok(Message::Text(text))) => receive(session, text.as_bytes()),
+                Some(Ok(Message::Binary(frame))) => match decoder.as_mut().map(|d| d.push(&frame)) {
+                    Some(Ok(Some(bytes))) => receive(session, &bytes),
+                    Some(Ok(None)) => Vec::new(),
+                    Some(Err(e)) => {
+                        // The stream is corrupt: start a new connection.
+                        tracing::warn!("gateway decompression failed: {e}");
+                        vec![session.on_close(None, jitter())]
+                    }
+                    None => {
+                        tracing::warn!("binary gateway frame without compression");
                         Vec::new()
                     }
                 },
@@ -130,6 +147,19 @@ where
                     return Some(other);
                 }
             }
+        }
+    }
+}
+
+/// Largest decompressed payload accepted (Discord's own are far smaller).
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+fn receive(session: &mut ClientSession, bytes: &[u8]) -> Vec<Output> {
+    match ServerMessage::decode(bytes) {
+        Ok(m) => session.on_message(m, Instant::now(), jitter()),
+        Err(e) => {
+            tracing::warn!("undecodable gateway payload: {e}");
+            Vec::new()
         }
     }
 }

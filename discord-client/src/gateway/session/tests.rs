@@ -12,6 +12,7 @@ fn session() -> ClientSession {
         intents: Intents::GUILDS,
         shard: Some([1, 2]),
         gateway_url: "ws://gw.example/gateway".into(),
+        compression: None,
     })
 }
 
@@ -148,6 +149,21 @@ fn invalid_sessions_and_close_codes() {
         s.on_close(Some(4009), 0.0),
         Output::Reconnect { resume: false, .. }
     ));
+}
+
+#[test]
+fn compression_is_asked_for_in_the_url() {
+    let s = ClientSession::new(SessionConfig {
+        token: "t".into(),
+        intents: Intents::empty(),
+        shard: None,
+        gateway_url: "ws://gw.example/".into(),
+        compression: Some(discord_proto::compression::TransportCompression::ZstdStream),
+    });
+    assert_eq!(
+        s.connect_url(),
+        "ws://gw.example/?v=10&encoding=json&compress=zstd-stream"
+    );
 }
 
 #[test]
