@@ -56,6 +56,22 @@ impl Proxy {
     }
 }
 
+/// A bot's shard with these intents and compression.
+fn start(
+    token: &str,
+    gateway_url: String,
+    intents: Intents,
+    compression: Option<discord_proto::compression::TransportCompression>,
+) -> Shard {
+    Shard::start(SessionConfig {
+        token: format!("Bot {token}"),
+        intents,
+        shard: None,
+        gateway_url,
+        compression,
+    })
+}
+
 async fn next(shard: &mut Shard) -> (u64, DispatchEvent) {
     match tokio::time::timeout(Duration::from_secs(15), shard.next_event())
         .await
@@ -100,13 +116,12 @@ async fn a_shard_resumes_after_a_dropped_connection_without_losing_events() {
     let bot = RestClient::bot(&api, &token);
     let gateway_url = bot.gateway_bot().await.unwrap().url;
     assert!(gateway_url.contains(&proxy_addr.to_string()));
-    let mut shard = Shard::start(SessionConfig {
-        token: format!("Bot {token}"),
-        intents: Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT,
-        shard: None,
+    let mut shard = start(
+        &token,
         gateway_url,
-        compression: None,
-    });
+        Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT,
+        None,
+    );
     let (_, ready) = next(&mut shard).await;
     assert!(matches!(ready, DispatchEvent::Ready(_)), "{ready:?}");
     let (_, created) = next(&mut shard).await;
@@ -174,13 +189,12 @@ async fn a_shard_reads_compressed_connections() {
         TransportCompression::ZlibStream,
         TransportCompression::ZstdStream,
     ] {
-        let mut shard = Shard::start(SessionConfig {
-            token: format!("Bot {token}"),
-            intents: Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT,
-            shard: None,
-            gateway_url: server.state.gateway_url.clone(),
-            compression: Some(compression),
-        });
+        let mut shard = start(
+            &token,
+            server.state.gateway_url.clone(),
+            Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT,
+            Some(compression),
+        );
         assert!(matches!(next(&mut shard).await.1, DispatchEvent::Ready(_)));
         assert!(matches!(
             next(&mut shard).await.1,
@@ -192,6 +206,43 @@ async fn a_shard_reads_compressed_connections() {
             .await
             .unwrap();
         assert_eq!(next_message(&mut shard).await.1, text);
+    }
+    server.stop().await.unwrap();
+}
+
+/// Commands queued on a shard go out once it is ready: a member request
+/// gets its GUILD_MEMBERS_CHUNK.
+#[tokio::test]
+async fn commands_sent_through_a_shard_are_answered() {
+    use discord_proto::gateway::{ClientCommand, RequestGuildMembers};
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| c.rate_limits.enabled = false).await;
+    let api = format!("{}/api/v10", server.url());
+    let (alice, guild, _) = common::setup(&api).await;
+    let token = common::bot(&alice, guild, "askbot").await;
+    let mut shard = start(
+        &token,
+        server.state.gateway_url.clone(),
+        Intents::GUILDS | Intents::GUILD_MEMBERS,
+        None,
+    );
+    // Queued before the connection exists: sent after READY.
+    shard.send(ClientCommand::RequestGuildMembers(Box::new(
+        RequestGuildMembers {
+            guild_id: guild,
+            query: Some(String::new()),
+            limit: 0,
+            presences: None,
+            user_ids: None,
+            nonce: Some("n-1".into()),
+        },
+    )));
+    loop {
+        if let (_, DispatchEvent::GuildMembersChunk(chunk)) = next(&mut shard).await {
+            assert_eq!(chunk.nonce.as_deref(), Some("n-1"));
+            assert_eq!(chunk.members.len(), 2, "alice and the bot");
+            break;
+        }
     }
     server.stop().await.unwrap();
 }

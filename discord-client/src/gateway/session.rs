@@ -98,6 +98,11 @@ impl ClientSession {
         self.session_id.is_some() && self.seq.is_some()
     }
 
+    /// The heartbeat interval of the current connection, once HELLO came.
+    pub fn heartbeat_interval(&self) -> Option<Duration> {
+        self.interval
+    }
+
     /// The transport compression each connection uses.
     pub fn compression(&self) -> Option<TransportCompression> {
         self.config.compression

@@ -2,15 +2,16 @@
 //! background task, reconnecting and resuming on its own; the application
 //! reads events with [`Shard::next_event`].
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use discord_proto::compression::Decoder;
-use discord_proto::gateway::{DispatchEvent, ServerMessage};
+use discord_proto::gateway::{ClientCommand, DispatchEvent, ServerMessage};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ClientSession, Output, SessionConfig};
+use super::{ClientSession, CommandLimit, Output, SessionConfig};
 
 /// What a shard hands the application.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +32,7 @@ pub enum ShardEvent {
 #[derive(Debug)]
 pub struct Shard {
     events: mpsc::Receiver<ShardEvent>,
+    commands: mpsc::UnboundedSender<ClientCommand>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -38,8 +40,21 @@ impl Shard {
     /// Starts connecting; events arrive through [`Shard::next_event`].
     pub fn start(config: SessionConfig) -> Shard {
         let (tx, events) = mpsc::channel(1024);
-        let task = tokio::spawn(run(ClientSession::new(config), tx));
-        Shard { events, task }
+        let (commands, queue) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(ClientSession::new(config), tx, queue));
+        Shard {
+            events,
+            commands,
+            task,
+        }
+    }
+
+    /// Queues a command (presence update, member request, voice state) for
+    /// the connection. Commands go out in order, within the gateway's 120
+    /// per 60 s (room is kept for heartbeats), after the session is ready;
+    /// a command queued across a reconnect goes on the next connection.
+    pub fn send(&self, command: ClientCommand) {
+        let _ = self.commands.send(command);
     }
 
     /// The next event; `None` once the shard has stopped.
@@ -60,11 +75,16 @@ fn jitter() -> f64 {
 
 /// Connects, drives the session, and reconnects as it says until the
 /// application drops the shard or the server refuses the session.
-async fn run(mut session: ClientSession, tx: mpsc::Sender<ShardEvent>) {
+async fn run(
+    mut session: ClientSession,
+    tx: mpsc::Sender<ShardEvent>,
+    mut queue: mpsc::UnboundedReceiver<ClientCommand>,
+) {
     let mut url = session.connect_url();
+    let mut pending: VecDeque<ClientCommand> = VecDeque::new();
     loop {
         let next = match tokio_tungstenite::connect_async(&url).await {
-            Ok((ws, _)) => drive(&mut session, ws, &tx).await,
+            Ok((ws, _)) => drive(&mut session, ws, &tx, &mut queue, &mut pending).await,
             Err(e) => {
                 tracing::debug!(%url, "gateway connection failed: {e}");
                 Some(session.on_connect_failed(jitter()))
@@ -90,6 +110,8 @@ async fn drive<S>(
     session: &mut ClientSession,
     ws: tokio_tungstenite::WebSocketStream<S>,
     tx: &mpsc::Sender<ShardEvent>,
+    queue: &mut mpsc::UnboundedReceiver<ClientCommand>,
+    pending: &mut VecDeque<ClientCommand>,
 ) -> Option<Output>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -104,8 +126,33 @@ where
         }
         None => None,
     };
+    let mut limit: Option<CommandLimit> = None;
+    let mut ready = false;
     loop {
+        // The next application command may go when the session is ready
+        // and the command limit allows.
+        let send_at = match (&mut limit, ready && !pending.is_empty()) {
+            (Some(l), true) => Some(l.ready_at(Instant::now())),
+            _ => None,
+        };
         let outputs = tokio::select! {
+            cmd = queue.recv() => {
+                match cmd {
+                    Some(cmd) => pending.push_back(cmd),
+                    None => return None,
+                }
+                Vec::new()
+            }
+            () = sleep_until(send_at) => {
+                if let (Some(cmd), Some(l)) = (pending.pop_front(), limit.as_mut()) {
+                    l.record(Instant::now());
+                    if sink.send(Message::text(cmd.encode())).await.is_err() {
+                        pending.push_front(cmd);
+                        return Some(session.on_close(None, jitter()));
+                    }
+                }
+                Vec::new()
+            }
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(text))) => receive(session, text.as_bytes()),
                 Some(Ok(Message::Binary(frame))) => match decoder.as_mut().map(|d| d.push(&frame)) {
@@ -130,14 +177,25 @@ where
             () = sleep_until(session.next_deadline()) => session.on_tick(Instant::now()),
             () = tx.closed() => return None,
         };
+        if limit.is_none()
+            && let Some(interval) = session.heartbeat_interval()
+        {
+            limit = Some(CommandLimit::new(interval));
+        }
         for out in outputs {
             match out {
                 Output::Send(cmd) => {
+                    if let Some(l) = limit.as_mut() {
+                        l.record(Instant::now());
+                    }
                     if sink.send(Message::text(cmd.encode())).await.is_err() {
                         return Some(session.on_close(None, jitter()));
                     }
                 }
                 Output::Deliver { seq, event } => {
+                    if matches!(event, DispatchEvent::Ready(_) | DispatchEvent::Resumed) {
+                        ready = true;
+                    }
                     if tx.send(ShardEvent::Dispatch { seq, event }).await.is_err() {
                         return None;
                     }
