@@ -246,3 +246,81 @@ async fn commands_sent_through_a_shard_are_answered() {
     }
     server.stop().await.unwrap();
 }
+
+/// A bot run as two shards in one process receives each of its guilds on
+/// exactly one shard: the one `(guild_id >> 22) % 2` names.
+#[tokio::test]
+async fn a_sharded_bot_receives_each_guild_on_exactly_one_shard() {
+    use discord_client::gateway::start_shards;
+    use discord_proto::Snowflake;
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| c.rate_limits.enabled = false).await;
+    let api = format!("{}/api/v10", server.url());
+    let (alice, first, _) = common::setup(&api).await;
+    let token = common::bot(&alice, first, "shardedbot").await;
+    let bot_id = RestClient::bot(&api, &token)
+        .current_user()
+        .await
+        .unwrap()
+        .id;
+    // More guilds until both shards have at least one.
+    let mut guilds = vec![first];
+    let shard_of = |g: Snowflake| (g.get() >> 22) % 2;
+    while guilds.len() < 4
+        || !(guilds.iter().any(|g| shard_of(*g) == 0) && guilds.iter().any(|g| shard_of(*g) == 1))
+    {
+        assert!(guilds.len() < 64, "snowflakes never alternated shards");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let g: serde_json::Value = alice
+            .request(
+                reqwest::Method::POST,
+                "/guilds",
+                Some(&serde_json::json!({"name": "more"})),
+            )
+            .await
+            .unwrap();
+        let id = Snowflake::new(g["id"].as_str().unwrap().parse().unwrap());
+        alice
+            .request_empty(
+                reqwest::Method::PUT,
+                &format!("/guilds/{id}/members/{bot_id}"),
+                Some(&serde_json::json!({})),
+            )
+            .await
+            .unwrap();
+        guilds.push(id);
+    }
+    let base = SessionConfig {
+        token: format!("Bot {token}"),
+        intents: Intents::GUILDS,
+        shard: None,
+        gateway_url: server.state.gateway_url.clone(),
+        compression: None,
+    };
+    let mut shards = start_shards(&base, 2, 1, Duration::from_millis(100));
+    let mut seen: Vec<Vec<Snowflake>> = vec![Vec::new(), Vec::new()];
+    for (k, shard) in shards.iter_mut().enumerate() {
+        let expected = guilds.iter().filter(|g| shard_of(**g) == k as u64).count();
+        let (_, ready) = next(shard).await;
+        let DispatchEvent::Ready(ready) = ready else {
+            panic!("{ready:?}")
+        };
+        assert_eq!(ready.shard, Some([k as u32, 2]));
+        assert_eq!(ready.guilds.len(), expected, "shard {k}'s READY");
+        while seen[k].len() < expected {
+            if let (
+                _,
+                DispatchEvent::GuildCreate(discord_proto::gateway::GuildCreate::Available(g)),
+            ) = next(shard).await
+            {
+                seen[k].push(g.guild.id);
+            }
+        }
+    }
+    for g in &guilds {
+        let on: Vec<usize> = (0..2).filter(|k| seen[*k].contains(g)).collect();
+        assert_eq!(on, vec![shard_of(*g) as usize], "guild {g}");
+    }
+    drop(shards);
+    server.stop().await.unwrap();
+}

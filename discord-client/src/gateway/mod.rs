@@ -9,4 +9,4 @@ mod shard;
 
 pub use limit::{COMMAND_WINDOW, COMMANDS_PER_WINDOW, CommandLimit};
 pub use session::{ClientSession, Output, SessionConfig};
-pub use shard::{Shard, ShardEvent};
+pub use shard::{Shard, ShardEvent, start_shards};

@@ -39,9 +39,17 @@ pub struct Shard {
 impl Shard {
     /// Starts connecting; events arrive through [`Shard::next_event`].
     pub fn start(config: SessionConfig) -> Shard {
+        Self::start_after(config, std::time::Duration::ZERO)
+    }
+
+    /// [`Shard::start`] after `delay` (to space out identifies).
+    pub fn start_after(config: SessionConfig, delay: std::time::Duration) -> Shard {
         let (tx, events) = mpsc::channel(1024);
         let (commands, queue) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(ClientSession::new(config), tx, queue));
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            run(ClientSession::new(config), tx, queue).await;
+        });
         Shard {
             events,
             commands,
@@ -227,4 +235,26 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// Starts `count` shards of one bot in this process (`shard: [id, count]`
+/// each), spacing their first identifies as Discord's session start limit
+/// asks: shards `id % max_concurrency` share a bucket, and a bucket
+/// identifies once per `identify_interval` (5 s on Discord).
+pub fn start_shards(
+    base: &SessionConfig,
+    count: u32,
+    max_concurrency: u32,
+    identify_interval: std::time::Duration,
+) -> Vec<Shard> {
+    let per_bucket = max_concurrency.max(1);
+    (0..count.max(1))
+        .map(|id| {
+            let config = SessionConfig {
+                shard: Some([id, count.max(1)]),
+                ..base.clone()
+            };
+            Shard::start_after(config, identify_interval * (id / per_bucket))
+        })
+        .collect()
 }
