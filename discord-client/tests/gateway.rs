@@ -237,8 +237,18 @@ async fn commands_sent_through_a_shard_are_answered() {
             nonce: Some("n-1".into()),
         },
     )));
+    // The shard is also a `Stream` of events.
+    use futures::StreamExt;
     loop {
-        if let (_, DispatchEvent::GuildMembersChunk(chunk)) = next(&mut shard).await {
+        let event = tokio::time::timeout(Duration::from_secs(15), shard.next())
+            .await
+            .expect("quiet")
+            .expect("stopped");
+        if let ShardEvent::Dispatch {
+            event: DispatchEvent::GuildMembersChunk(chunk),
+            ..
+        } = event
+        {
             assert_eq!(chunk.nonce.as_deref(), Some("n-1"));
             assert_eq!(chunk.members.len(), 2, "alice and the bot");
             break;

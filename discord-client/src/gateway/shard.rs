@@ -71,6 +71,17 @@ impl Shard {
     }
 }
 
+impl futures::Stream for Shard {
+    type Item = ShardEvent;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ShardEvent>> {
+        self.events.poll_recv(cx)
+    }
+}
+
 impl Drop for Shard {
     fn drop(&mut self) {
         self.task.abort();
