@@ -114,13 +114,27 @@ async fn openapi_lists_exactly_the_served_routes() {
     }
 }
 
+/// Every `.rs` file under `dir`, recursively.
+fn sources(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// `(path, methods)` of every `.route(...)` call in src/routes, except the
 /// routes outside `/api` (health, metrics, attachments).
 fn registered_routes() -> Vec<(String, Vec<String>)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let src = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for path in sources(&dir) {
+        let src = std::fs::read_to_string(path).unwrap();
         let mut rest = src.as_str();
         while let Some(at) = rest.find(".route(") {
             rest = &rest[at + 7..];
