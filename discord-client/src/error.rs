@@ -28,6 +28,13 @@ pub enum ClientError {
     /// Still rate limited after retrying (the server kept answering 429).
     #[error("still rate limited after {0} retries")]
     RateLimited(u32),
+    /// Voice signaling or WebRTC failed.
+    #[error("voice: {0}")]
+    Voice(String),
+    /// The voice server closed the signaling connection (with this close
+    /// code, if it sent one).
+    #[error("voice connection closed ({0:?})")]
+    VoiceClosed(Option<u16>),
 }
 
 /// The crate's result type.

@@ -3,6 +3,8 @@
 pub mod error;
 pub mod gateway;
 pub mod rest;
+#[cfg(feature = "voice")]
+pub mod voice;
 
 pub use error::{ClientError, Result};
 pub use rest::{CreateMessage, MessagesQuery, RestClient, RestClientBuilder};

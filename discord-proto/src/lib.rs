@@ -7,6 +7,7 @@ pub mod model;
 pub mod permissions;
 pub mod rest;
 mod serde_util;
+pub mod voice;
 
 pub use discord_snowflake::Snowflake;
 pub use error::ProtoError;

@@ -305,7 +305,10 @@ mod tests {
         ])
         .unwrap();
         let c = Config::from_flags(flags).unwrap();
-        assert_eq!(c.listen, "0.0.0.0:1234".parse().unwrap());
+        assert_eq!(
+            c.listen,
+            "0.0.0.0:1234".parse::<std::net::SocketAddr>().unwrap()
+        );
         assert_eq!(c.data_dir, PathBuf::from("/srv/chat"));
         assert_eq!(c.node_id, "a");
         assert_eq!(c.worker_id, worker_of("a"));

@@ -1,0 +1,231 @@
+//! Real WebRTC peers (discord-client's voice connection) in one channel of
+//! an SFU node: who hears whom, mute, deafen, leaving, video and keyframe
+//! requests.
+
+mod common;
+
+use common::*;
+use discord_client::voice::{MediaKind, VoiceEvent};
+use discord_proto::Snowflake;
+
+const A: u64 = 11;
+const B: u64 = 12;
+const C: u64 = 13;
+
+/// Keeps `talker` sending frames tagged `tag` until `listener` hears one.
+async fn talk_until_heard(talker: &Client, listener: &mut Client, tag: u8) {
+    let from = talker.user;
+    let heard = tokio::select! {
+        _ = talk(talker, tag, 500) => false,
+        _ = listener.wait_audio(from, tag) => true,
+    };
+    assert!(heard, "{} never heard {from} ({tag:#x})", listener.user);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_reaches_the_other_two_and_not_the_sender() {
+    let voice = node(0).await;
+    let mut a = join(&voice, A, false).await;
+    let mut b = join(&voice, B, false).await;
+    let mut c = join(&voice, C, false).await;
+    assert_eq!(voice.sfu().participant_count(), 3);
+
+    talk_until_heard(&a, &mut b, 0xA1).await;
+    talk_until_heard(&a, &mut c, 0xA1).await;
+    // B and C each saw A start speaking.
+    for listener in [&b, &c] {
+        assert!(
+            listener.seen.iter().any(|e| {
+                matches!(e, VoiceEvent::Speaking { user_id, speaking: true } if user_id.get() == A)
+            }),
+            "{} never saw A speaking",
+            listener.user
+        );
+    }
+    // And A, who joined first, learnt of both.
+    let mut joined = Vec::new();
+    for e in a.drain() {
+        if let VoiceEvent::ClientsConnect(users) = &e {
+            joined.extend(users.iter().map(|u| u.get()));
+        }
+        if let VoiceEvent::Rtp { user_id, .. } = &e {
+            assert_ne!(user_id.get(), A, "the sender's own audio came back");
+        }
+    }
+    joined.sort();
+    assert_eq!(joined, vec![B, C]);
+    // B talks too: A and C hear B, B does not hear itself.
+    talk_until_heard(&b, &mut a, 0xB1).await;
+    talk_until_heard(&b, &mut c, 0xB1).await;
+    assert_eq!(audio_count(&b.drain(), b.user, 0xB1), 0);
+    assert!(
+        voice
+            .sfu()
+            .stats()
+            .forwarded
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_speaker_is_not_forwarded() {
+    let voice = node(0).await;
+    let a = join(&voice, A, false).await;
+    let mut b = join(&voice, B, false).await;
+    talk_until_heard(&a, &mut b, 0x01).await;
+
+    // A mutes itself (op 4 with self_mute) and keeps sending.
+    voice
+        .join(&session(A), GUILD, CHANNEL, true, false)
+        .await
+        .unwrap();
+    assert!(voice.voice_state(GUILD, a.user).unwrap().self_mute);
+    talk(&a, 0x02, 25).await;
+    // Unmuted again: what A sends now arrives, so anything sent while muted
+    // would have arrived before it.
+    voice
+        .join(&session(A), GUILD, CHANNEL, false, false)
+        .await
+        .unwrap();
+    talk_until_heard(&a, &mut b, 0x03).await;
+    let muted = audio_count(&b.drain(), a.user, 0x02);
+    assert_eq!(muted, 0, "{muted} packets sent while muted were forwarded");
+    assert!(
+        voice
+            .sfu()
+            .stats()
+            .dropped_muted
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 25
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deafened_listener_receives_no_audio() {
+    let voice = node(0).await;
+    let a = join(&voice, A, false).await;
+    let mut b = join(&voice, B, false).await;
+    let mut c = join(&voice, C, false).await;
+    talk_until_heard(&a, &mut b, 0x01).await;
+    talk_until_heard(&a, &mut c, 0x01).await;
+
+    // C deafens itself; B still hears A while C hears nothing.
+    voice
+        .join(&session(C), GUILD, CHANNEL, false, true)
+        .await
+        .unwrap();
+    talk_until_heard(&a, &mut b, 0x02).await;
+    talk(&a, 0x02, 25).await;
+    voice
+        .join(&session(C), GUILD, CHANNEL, false, false)
+        .await
+        .unwrap();
+    talk_until_heard(&a, &mut c, 0x03).await;
+    let deaf = audio_count(&c.drain(), a.user, 0x02);
+    assert_eq!(deaf, 0, "a deafened listener got {deaf} packets");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_stops_the_tracks_and_tells_the_others() {
+    let voice = node(0).await;
+    let mut a = join(&voice, A, false).await;
+    let mut b = join(&voice, B, false).await;
+    talk_until_heard(&b, &mut a, 0x0B).await;
+    // A third participant's arrival renegotiates A's connection; B's track
+    // stays live through it.
+    let c = join(&voice, C, false).await;
+    talk_until_heard(&c, &mut a, 0x0C).await;
+    talk_until_heard(&b, &mut a, 0x0D).await;
+    assert!(
+        !a.seen
+            .iter()
+            .any(|e| matches!(e, VoiceEvent::TrackEnded { .. })),
+        "a track ended while its participant stayed"
+    );
+
+    voice.leave(GUILD, b.user).await;
+    assert!(voice.voice_state(GUILD, b.user).is_none());
+    b.wait_for("close 4014", |e| {
+        matches!(e, VoiceEvent::Closed { code: Some(4014) })
+    })
+    .await;
+    // A learns both, in whichever order: B disconnected, B's track ended.
+    let disconnected =
+        |e: &VoiceEvent| matches!(e, VoiceEvent::ClientDisconnect(u) if u.get() == B);
+    let ended = |e: &VoiceEvent| matches!(e, VoiceEvent::TrackEnded { user_id, kind: MediaKind::Audio } if user_id.get() == B);
+    let (mut saw_disconnect, mut saw_end) = (false, false);
+    a.wait_for("B disconnected and its track ended", |e| {
+        saw_disconnect |= disconnected(e);
+        saw_end |= ended(e);
+        saw_disconnect && saw_end
+    })
+    .await;
+    assert_eq!(voice.sfu().participant_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_is_forwarded_and_keyframe_requests_reach_the_publisher() {
+    let voice = node(0).await;
+    let mut a = join(&voice, A, true).await;
+    let mut b = join(&voice, B, false).await;
+    let from = a.user;
+    // A sends "frames" until B sees video from A.
+    let frames = async {
+        for i in 0..500u32 {
+            let payload = bytes::Bytes::from(vec![0x10, (i % 256) as u8, 0, 0]);
+            a.conn.send_video(payload, true, 3000).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let seen = tokio::select! {
+        _ = frames => false,
+        _ = b.wait_for("video from A", |e| {
+            matches!(e, VoiceEvent::Rtp { user_id, kind: MediaKind::Video, .. } if *user_id == from)
+        }) => true,
+    };
+    assert!(seen, "B never received A's video");
+
+    // B lost a frame: it asks for a keyframe, the SFU relays it to A.
+    b.conn.request_keyframe(from).await.unwrap();
+    a.wait_for("keyframe request", |e| {
+        matches!(e, VoiceEvent::KeyframeRequested)
+    })
+    .await;
+    // A answers with a keyframe (tagged 0x30), which reaches B.
+    let keyframes = async {
+        for _ in 0..200 {
+            a.conn
+                .send_video(bytes::Bytes::from_static(&[0x30, 0x01, 0x02]), true, 3000)
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let recovered = tokio::select! {
+        _ = keyframes => false,
+        _ = b.wait_for("keyframe", |e| {
+            matches!(e, VoiceEvent::Rtp { user_id, kind: MediaKind::Video, packet }
+                if *user_id == from && packet.payload.first() == Some(&0x30))
+        }) => true,
+    };
+    assert!(recovered, "the keyframe never reached B");
+    assert!(
+        voice
+            .sfu()
+            .stats()
+            .keyframe_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_channel_refuses_the_next_participant() {
+    let voice = node(2).await;
+    let _a = join(&voice, A, false).await;
+    let _b = join(&voice, B, false).await;
+    let refused = voice.join(&session(C), GUILD, CHANNEL, false, false).await;
+    assert_eq!(refused, Err(discord_voice::JoinRefused::Full));
+    assert!(voice.voice_state(GUILD, Snowflake::new(C)).is_none());
+}
