@@ -29,8 +29,16 @@ impl GuildAccess {
         guild_id: Snowflake,
         user_id: Snowflake,
     ) -> ApiResult<Self> {
+        Self::load_from(state.stores.guilds.as_ref(), guild_id, user_id).await
+    }
+
+    /// [`GuildAccess::load`] from a store directly.
+    pub async fn load_from(
+        guilds: &dyn discord_store::GuildStore,
+        guild_id: Snowflake,
+        user_id: Snowflake,
+    ) -> ApiResult<Self> {
         // Three independent reads, in flight together.
-        let guilds = &state.stores.guilds;
         let (guild, member, roles) = tokio::join!(
             guilds.guild(guild_id),
             guilds.member(guild_id, user_id),

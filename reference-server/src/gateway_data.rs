@@ -17,12 +17,13 @@ use crate::convert;
 /// [`GatewayData`] over a [`GuildStore`].
 pub struct StoreData {
     guilds: Arc<dyn GuildStore>,
+    voice: Option<discord_voice::Voice>,
 }
 
 impl StoreData {
-    /// Reads from `guilds`.
-    pub fn new(guilds: Arc<dyn GuildStore>) -> Self {
-        StoreData { guilds }
+    /// Reads from `guilds`; GUILD_CREATE carries `voice`'s voice states.
+    pub fn new(guilds: Arc<dyn GuildStore>, voice: Option<discord_voice::Voice>) -> Self {
+        StoreData { guilds, voice }
     }
 }
 
@@ -180,10 +181,13 @@ impl GatewayData for StoreData {
         let mut cache = HashMap::new();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(g) = gateway_guild_cached(self.guilds.as_ref(), id, user_id, &mut cache)
+            if let Some(mut g) = gateway_guild_cached(self.guilds.as_ref(), id, user_id, &mut cache)
                 .await
                 .map_err(|e| e.to_string())?
             {
+                if let Some(voice) = &self.voice {
+                    g.voice_states = voice.voice_states(id);
+                }
                 out.push(g);
             }
         }

@@ -12,6 +12,7 @@ pub mod routes;
 pub mod server;
 pub mod slowmode;
 pub mod state;
+pub mod voice;
 
 pub use config::{Config, Flags};
 pub use error::{ApiError, ApiResult};

@@ -145,14 +145,36 @@ impl Server {
             resume_gateway_url: gateway_url.clone(),
             ..GatewayConfig::default()
         };
-        let data = Arc::new(StoreData::new(Arc::clone(&stores.guilds)));
-        let gateway =
-            Gateway::start(gateway_config, data, None, GatewayStores::from(&stores)).await?;
+        let voice_config = discord_voice::VoiceConfig::new(format!(
+            "{}/voice",
+            public_url
+                .replacen("https://", "wss://", 1)
+                .replacen("http://", "ws://", 1)
+        ));
+        let voice = discord_voice::Voice::new(
+            voice_config,
+            Arc::new(crate::voice::StoreVoiceAccess::new(Arc::clone(
+                &stores.guilds,
+            ))),
+        );
+        let data = Arc::new(StoreData::new(
+            Arc::clone(&stores.guilds),
+            Some(voice.clone()),
+        ));
+        let gateway = Gateway::start(
+            gateway_config,
+            data,
+            Some(voice.hook()),
+            GatewayStores::from(&stores),
+        )
+        .await?;
+        voice.attach(gateway.clone());
         let ids = Generator::new((config.worker_id >> 5) as u8, (config.worker_id & 31) as u8)
             .map_err(|e| StartError::Unsupported(e.to_string()))?;
         let state = AppState::new(Inner {
             stores,
             gateway,
+            voice,
             ids,
             public_url,
             gateway_url,

@@ -24,6 +24,8 @@ pub struct Inner {
     pub stores: Stores,
     /// This node's gateway.
     pub gateway: Gateway,
+    /// Voice states, voice signaling and the SFU (in-process).
+    pub voice: discord_voice::Voice,
     /// Snowflake IDs for everything created here.
     pub ids: Generator,
     /// The base URL clients reach this server at (no trailing slash).

@@ -54,7 +54,8 @@ fn check_name(name: &str, errors: &mut FieldErrors) {
 /// or a new member); the gateway starts routing the guild's events to them.
 pub(super) async fn announce_join(state: &AppState, guild_id: Snowflake, user_id: Snowflake) {
     match gateway_guild(state.stores.guilds.as_ref(), guild_id, user_id).await {
-        Ok(Some(g)) => {
+        Ok(Some(mut g)) => {
+            g.voice_states = state.voice.voice_states(guild_id);
             state
                 .emit_to(
                     DispatchEvent::GuildCreate(GuildCreate::Available(Box::new(g))),

@@ -306,13 +306,37 @@ async fn apply_modify(
         access.require(Permissions::DEAFEN_MEMBERS)?;
         record.deaf = d.unwrap_or(false);
     }
-    if let Some(Some(_)) = req.channel_id {
+    let voice_state = state.voice.voice_state(guild_id, user_id);
+    if let Some(target) = req.channel_id {
         access.require(Permissions::MOVE_MEMBERS)?;
-        errors.add(
-            "channel_id",
-            "VOICE_NOT_CONNECTED",
-            "Target user is not connected to voice.",
-        );
+        if voice_state.is_none() {
+            errors.add(
+                "channel_id",
+                "VOICE_NOT_CONNECTED",
+                "Target user is not connected to voice.",
+            );
+        } else if let Some(to) = target {
+            // The mover needs CONNECT in the destination too.
+            let channel = state
+                .stores
+                .guilds
+                .channel(to)
+                .await?
+                .filter(|c| c.guild_id == Some(guild_id) && c.kind.is_voice());
+            match channel {
+                None => {
+                    errors.add("channel_id", "CHANNEL_TYPE_INVALID", "Not a voice channel.");
+                }
+                Some(c)
+                    if !access
+                        .channel_permissions(&c)
+                        .contains(Permissions::CONNECT) =>
+                {
+                    return Err(ApiError::missing_permissions());
+                }
+                Some(_) => {}
+            }
+        }
     }
     if let Some(until) = req.communication_disabled_until {
         access.require(Permissions::MODERATE_MEMBERS)?;
@@ -335,6 +359,9 @@ async fn apply_modify(
         return Err(ApiError::form(errors));
     }
     state.stores.guilds.update_member(&record).await?;
+    if let Some(voice) = voice_state {
+        apply_voice(state, guild_id, user_id, &voice, &record, req.channel_id).await;
+    }
     let user = state.stores.guilds.user(user_id).await?;
     let member = convert::member(&record, user);
     announce_update(state, &member, guild_id).await;
@@ -446,4 +473,45 @@ async fn remove_role(
     P((guild_id, user_id, role_id)): P<(Snowflake, Snowflake, Snowflake)>,
 ) -> ApiResult<Response> {
     change_role(&state, &auth, guild_id, user_id, role_id, false).await
+}
+
+/// Carries a member update into voice: server mute and deafen apply at
+/// once; `channel_id` moves the member (or disconnects them with `null`).
+async fn apply_voice(
+    state: &AppState,
+    guild_id: Snowflake,
+    user_id: Snowflake,
+    current: &discord_proto::model::VoiceState,
+    record: &discord_store::guild::MemberRecord,
+    move_to: Option<Option<Snowflake>>,
+) {
+    if current.mute != record.mute || current.deaf != record.deaf {
+        state
+            .voice
+            .set_server_flags(guild_id, user_id, Some(record.mute), Some(record.deaf))
+            .await;
+    }
+    match move_to {
+        Some(None) => state.voice.leave(guild_id, user_id).await,
+        Some(Some(channel_id)) if current.channel_id != Some(channel_id) => {
+            let session = discord_gateway::VoiceSession {
+                session_id: current.session_id.clone(),
+                user_id,
+            };
+            if let Err(why) = state
+                .voice
+                .join(
+                    &session,
+                    guild_id,
+                    channel_id,
+                    current.self_mute,
+                    current.self_deaf,
+                )
+                .await
+            {
+                tracing::info!(%user_id, %channel_id, ?why, "voice move refused");
+            }
+        }
+        _ => {}
+    }
 }

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             get(attachments::serve),
         )
         .merge(state.gateway.router("/gateway"))
+        .merge(state.voice.router("/voice"))
         .fallback(not_found)
         .layer(from_fn_with_state(
             state.clone(),
