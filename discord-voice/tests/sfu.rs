@@ -229,3 +229,34 @@ async fn a_full_channel_refuses_the_next_participant() {
     assert_eq!(refused, Err(discord_voice::JoinRefused::Full));
     assert!(voice.voice_state(GUILD, Snowflake::new(C)).is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_channels_ends_the_old_connection_and_grants_a_new_one() {
+    let voice = node(0).await;
+    let mut a = join(&voice, A, false).await;
+    let update = voice
+        .join(&session(A), GUILD, OTHER_CHANNEL, false, false)
+        .await
+        .unwrap()
+        .expect("a move issues a new token");
+    a.wait_for("close 4014", |e| {
+        matches!(e, VoiceEvent::Closed { code: Some(4014) })
+    })
+    .await;
+    assert_eq!(
+        voice.voice_state(GUILD, a.user).unwrap().channel_id,
+        Some(OTHER_CHANNEL)
+    );
+    let info = discord_client::voice::VoiceServerInfo {
+        endpoint: update.endpoint.unwrap(),
+        guild_id: GUILD,
+        user_id: a.user,
+        session_id: session(A).session_id,
+        token: update.token,
+    };
+    let (conn, _events) = discord_client::voice::VoiceConnection::connect(info, Default::default())
+        .await
+        .expect("the new token works in the new channel");
+    assert_eq!(conn.ready().channel_id, OTHER_CHANNEL);
+    assert_eq!(voice.sfu().participant_count(), 1);
+}

@@ -126,6 +126,12 @@ impl RestClient {
         &self.inner.base
     }
 
+    /// The `Authorization` value it sends (`Bot <token>` or a user
+    /// token), which is also what IDENTIFY takes.
+    pub fn authorization(&self) -> Option<&str> {
+        self.inner.authorization.as_deref()
+    }
+
     /// Sends a request and decodes the JSON answer; waits out rate limits
     /// as the server's headers say. `path` is relative to the base URL,
     /// e.g. `/channels/1/messages?limit=5`.
