@@ -93,3 +93,29 @@ async fn the_rate_limiter_keeps_callers_clear_of_429s() {
     );
     s.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn history_walks_every_page_once() {
+    use futures::TryStreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::server(dir.path(), |c| c.rate_limits.enabled = false).await;
+    let api = format!("{}/api/v10", s.url());
+    let (client, _, general) = common::setup(&api).await;
+    // Two full pages and a partial one.
+    let mut sent = Vec::new();
+    for i in 0..230 {
+        let m = client
+            .create_message(general, &CreateMessage::text(format!("m{i}")))
+            .await
+            .unwrap();
+        sent.push(m.id);
+    }
+    let got: Vec<_> = client
+        .history(general)
+        .map_ok(|m| m.id)
+        .try_collect()
+        .await
+        .unwrap();
+    sent.reverse();
+    assert_eq!(got, sent, "newest first, each message exactly once");
+}

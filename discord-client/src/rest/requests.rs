@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::Serialize;
 
 use super::RestClient;
-use crate::error::Result;
+use crate::error::{ClientError, Result};
 
 /// The body of `POST /channels/{id}/messages`.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -149,6 +149,49 @@ impl RestClient {
     pub async fn messages(&self, channel: Snowflake, query: MessagesQuery) -> Result<Vec<Message>> {
         let path = format!("/channels/{channel}/messages?{}", query.query());
         self.request(Method::GET, &path, NO_BODY).await
+    }
+
+    /// Every message in a channel, newest first, fetched 100 at a time as
+    /// the stream is read (each page starts before the last message of
+    /// the one before, so none is skipped or repeated).
+    pub fn history(
+        &self,
+        channel: Snowflake,
+    ) -> impl futures::Stream<Item = Result<Message>> + Send + '_ {
+        use futures::TryStreamExt;
+        // `None`: done; `Some(None)`: the newest page; `Some(Some(id))`:
+        // the page before `id`.
+        futures::stream::try_unfold(
+            Some(None),
+            move |cursor: Option<Option<Snowflake>>| async move {
+                let Some(before) = cursor else {
+                    return Ok(None);
+                };
+                let (page, next) = self.history_page(channel, before).await?;
+                let page = futures::stream::iter(page.into_iter().map(Ok::<_, ClientError>));
+                Ok::<_, ClientError>(Some((page, next)))
+            },
+        )
+        .try_flatten()
+    }
+
+    /// One page of [`RestClient::history`] and the cursor after it.
+    async fn history_page(
+        &self,
+        channel: Snowflake,
+        before: Option<Snowflake>,
+    ) -> Result<(Vec<Message>, Option<Option<Snowflake>>)> {
+        const PAGE: u8 = 100;
+        let query = match before {
+            None => MessagesQuery::Latest(PAGE),
+            Some(id) => MessagesQuery::Before(id, PAGE),
+        };
+        let page = self.messages(channel, query).await?;
+        let next = match page.last() {
+            Some(last) if page.len() == usize::from(PAGE) => Some(Some(last.id)),
+            _ => None,
+        };
+        Ok((page, next))
     }
 
     /// `PATCH /channels/{id}/messages/{id}` with new text.
