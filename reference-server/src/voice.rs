@@ -1,4 +1,4 @@
-//! Voice in the reference server: discord-voice's [`Voice`] with
+//! Voice in the reference server: discord-voice's [`discord_voice::Voice`] with
 //! permission answers from the guild store, its signaling at `/voice`.
 
 use std::sync::Arc;
