@@ -119,3 +119,44 @@ async fn history_walks_every_page_once() {
     sent.reverse();
     assert_eq!(got, sent, "newest first, each message exactly once");
 }
+
+/// A 429 the client could not foresee (another client with the same token
+/// used up the bucket): it waits `retry_after` and succeeds.
+#[tokio::test]
+async fn an_unforeseen_429_is_waited_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::server(dir.path(), |c| {
+        c.rate_limits.message_limit = 2;
+        c.rate_limits.message_window_secs = 2.0;
+    })
+    .await;
+    let api = format!("{}/api/v10", s.url());
+    let (first, _, general) = common::setup(&api).await;
+    let second = RestClient::builder()
+        .base_url(&api)
+        .user_token(first.authorization().unwrap())
+        .build();
+    for i in 0..2 {
+        first
+            .create_message(general, &CreateMessage::text(format!("a{i}")))
+            .await
+            .unwrap();
+    }
+    // `second` has seen no headers yet: its request meets the exhausted
+    // bucket, gets a 429, waits and is sent again.
+    let started = std::time::Instant::now();
+    let m = second
+        .create_message(general, &CreateMessage::text("b"))
+        .await
+        .expect("sent after waiting out the 429");
+    assert_eq!(m.content, "b");
+    assert!(
+        s.state.metrics.rate_limited.get() >= 1,
+        "the server never answered 429, so nothing was waited out"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "sent again before the bucket reset"
+    );
+    s.stop().await.unwrap();
+}

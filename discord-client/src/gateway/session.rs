@@ -93,7 +93,12 @@ impl ClientSession {
         }
     }
 
-    /// Whether the next connection resumes.
+    /// The shard's ID (0 without sharding).
+    pub fn shard_id(&self) -> u32 {
+        self.config.shard.map_or(0, |[id, _]| id)
+    }
+
+    /// Whether the next connection resumes (else it identifies).
     pub fn resumable(&self) -> bool {
         self.session_id.is_some() && self.seq.is_some()
     }

@@ -3,6 +3,7 @@
 //! reads events with [`Shard::next_event`].
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use discord_proto::compression::Decoder;
@@ -11,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ClientSession, CommandLimit, Output, SessionConfig};
+use super::{ClientSession, CommandLimit, IdentifyQueue, Output, SessionConfig};
 
 /// What a shard hands the application.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,13 +43,28 @@ impl Shard {
         Self::start_after(config, std::time::Duration::ZERO)
     }
 
-    /// [`Shard::start`] after `delay` (to space out identifies).
+    /// [`Shard::start`] after `delay`.
     pub fn start_after(config: SessionConfig, delay: std::time::Duration) -> Shard {
+        Self::spawn(config, delay, None)
+    }
+
+    /// [`Shard::start`] taking its turn in `identify` before every
+    /// IDENTIFY (the first, and each new session after one was lost;
+    /// resumes do not wait). Shards of one bot share one queue.
+    pub fn start_queued(config: SessionConfig, identify: Arc<IdentifyQueue>) -> Shard {
+        Self::spawn(config, std::time::Duration::ZERO, Some(identify))
+    }
+
+    fn spawn(
+        config: SessionConfig,
+        delay: std::time::Duration,
+        identify: Option<Arc<IdentifyQueue>>,
+    ) -> Shard {
         let (tx, events) = mpsc::channel(1024);
         let (commands, queue) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            run(ClientSession::new(config), tx, queue).await;
+            run(ClientSession::new(config), tx, queue, identify).await;
         });
         Shard {
             events,
@@ -98,10 +114,16 @@ async fn run(
     mut session: ClientSession,
     tx: mpsc::Sender<ShardEvent>,
     mut queue: mpsc::UnboundedReceiver<ClientCommand>,
+    identify: Option<Arc<IdentifyQueue>>,
 ) {
     let mut url = session.connect_url();
     let mut pending: VecDeque<ClientCommand> = VecDeque::new();
     loop {
+        if let Some(identify) = &identify
+            && !session.resumable()
+        {
+            identify.wait(session.shard_id()).await;
+        }
         let next = match tokio_tungstenite::connect_async(&url).await {
             Ok((ws, _)) => drive(&mut session, ws, &tx, &mut queue, &mut pending).await,
             Err(e) => {
@@ -249,23 +271,24 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Starts `count` shards of one bot in this process (`shard: [id, count]`
-/// each), spacing their first identifies as Discord's session start limit
-/// asks: shards `id % max_concurrency` share a bucket, and a bucket
-/// identifies once per `identify_interval` (5 s on Discord).
+/// each), spacing their identifies as Discord's session start limit asks:
+/// shards `id % max_concurrency` share a bucket, and a bucket identifies
+/// once per `identify_interval` (5 s on Discord), for first connections
+/// and for new sessions after lost ones alike.
 pub fn start_shards(
     base: &SessionConfig,
     count: u32,
     max_concurrency: u32,
     identify_interval: std::time::Duration,
 ) -> Vec<Shard> {
-    let per_bucket = max_concurrency.max(1);
+    let queue = Arc::new(IdentifyQueue::new(max_concurrency, identify_interval));
     (0..count.max(1))
         .map(|id| {
             let config = SessionConfig {
                 shard: Some([id, count.max(1)]),
                 ..base.clone()
             };
-            Shard::start_after(config, identify_interval * (id / per_bucket))
+            Shard::start_queued(config, queue.clone())
         })
         .collect()
 }
