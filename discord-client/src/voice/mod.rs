@@ -10,11 +10,16 @@
 //! [`VoiceEvent`] stream.
 //!
 //! Payloads are sent as they are: give [`VoiceConnection::send_audio`] an
-//! encoded Opus frame (20 ms is 960 samples at 48 kHz). The connection
-//! numbers and timestamps the RTP packets.
+//! encoded Opus frame (20 ms is 960 samples at 48 kHz); [`OpusEncoder`]
+//! makes them from PCM and [`OpusDecoder`] turns received ones back into
+//! PCM. The connection numbers and timestamps the RTP packets.
 
 mod connection;
+mod join;
+mod opus;
 mod peer;
 
 pub use connection::{MediaKind, VoiceConnection, VoiceEvent, VoiceOptions, VoiceServerInfo};
+pub use join::{join_voice, leave_voice};
+pub use opus::{FRAME_LEN, FRAME_SAMPLES, OpusDecoder, OpusEncoder, tone, zero_crossing_frequency};
 pub use rtc::rtp::Packet as RtpPacket;
