@@ -8,4 +8,5 @@ pub mod rest;
 pub mod voice;
 
 pub use error::{ClientError, Result};
+pub use rest::bodies::*;
 pub use rest::{CreateMessage, MessagesQuery, RestClient, RestClientBuilder};

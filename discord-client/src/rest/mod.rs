@@ -1,8 +1,10 @@
 //! The REST client: one base URL, the bot's token, and a rate limiter
 //! that follows the server's buckets.
 
+pub mod bodies;
 mod ratelimit;
 mod requests;
+mod routes;
 
 use std::sync::Arc;
 
