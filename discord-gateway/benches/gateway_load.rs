@@ -30,7 +30,8 @@ use discord_gateway::{
 };
 use discord_proto::Snowflake;
 use discord_proto::compression::{Decoder, TransportCompression};
-use discord_proto::gateway::{GatewayGuild, Intents};
+use discord_client::gateway::{ClientSession, Output, SessionConfig};
+use discord_proto::gateway::{DispatchEvent, GatewayGuild, Intents, ServerMessage};
 use discord_proto::model::{Member, User};
 use discord_store::backend::memory::{MemoryPresence, MemoryPubSub, MemorySessions};
 use futures::{SinkExt, StreamExt};
@@ -236,39 +237,42 @@ async fn session(
     hist: Arc<Histogram>,
     ready: Arc<AtomicU64>,
 ) {
+    // The session logic (IDENTIFY, heartbeats with jitter, what READY and
+    // GUILD_CREATE mean) is discord-client's; this tool only adds source
+    // addresses and the latency probe.
+    let mut client = ClientSession::new(SessionConfig {
+        token: format!("token-{}", n + 2),
+        intents: Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT,
+        shard: None,
+        gateway_url: format!("ws://{addr}/gateway/"),
+        compression: compress,
+    });
     let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (n % 16) as u8));
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(source, 0)).unwrap();
     let stream = socket.connect(addr).await.expect("connect");
-    let query = match compress {
-        Some(c) => format!("v=10&encoding=json&compress={c}"),
-        None => "v=10&encoding=json".into(),
-    };
-    let url = format!("ws://{addr}/gateway/?{query}");
-    let (ws, _) = tokio_tungstenite::client_async(url, stream)
+    let (ws, _) = tokio_tungstenite::client_async(client.connect_url(), stream)
         .await
         .expect("handshake");
     let (mut tx, mut rx) = ws.split();
     let mut decoder = compress.map(|c| Decoder::new(c, 1 << 24).unwrap());
-    let identify = json!({"op": 2, "d": {"token": format!("token-{}", n + 2), "properties": {},
-        "intents": (Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT).bits()}});
-    tx.send(Message::text(identify.to_string())).await.unwrap();
-    let heartbeat = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(40));
-        every.tick().await;
-        loop {
-            every.tick().await;
-            if tx
-                .send(Message::text(r#"{"op":1,"d":null}"#))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
     let mut guild_created = false;
-    while let Some(Ok(msg)) = rx.next().await {
+    loop {
+        let deadline = client.next_deadline();
+        let msg = tokio::select! {
+            msg = rx.next() => match msg {
+                Some(Ok(msg)) => msg,
+                _ => break,
+            },
+            _ = sleep_until(deadline) => {
+                for out in client.on_tick(std::time::Instant::now()) {
+                    if let Output::Send(cmd) = out {
+                        let _ = tx.send(Message::text(cmd.encode())).await;
+                    }
+                }
+                continue;
+            }
+        };
         let bytes = match (msg, decoder.as_mut()) {
             (Message::Text(t), _) => t.as_bytes().to_vec(),
             (Message::Binary(b), Some(d)) => match d.push(&b).unwrap() {
@@ -277,21 +281,43 @@ async fn session(
             },
             _ => continue,
         };
-        let text = std::str::from_utf8(&bytes).unwrap();
-        if !guild_created {
-            if text.contains(r#""t":"GUILD_CREATE""#) {
-                guild_created = true;
-                ready.fetch_add(1, Ordering::Relaxed);
+        // The probe: a MESSAGE_CREATE's nonce is its send time. Scanned,
+        // not decoded, so the client side stays cheap next to the server.
+        if guild_created {
+            let text = std::str::from_utf8(&bytes).unwrap();
+            if let Some(i) = text.find(r#""nonce":""#) {
+                let rest = &text[i + 9..];
+                let sent: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
+                hist.record(now_nanos().saturating_sub(sent));
+                continue;
             }
-            continue;
         }
-        if let Some(i) = text.find(r#""nonce":""#) {
-            let rest = &text[i + 9..];
-            let sent: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
-            hist.record(now_nanos().saturating_sub(sent));
+        let Ok(message) = ServerMessage::decode(&bytes) else {
+            continue;
+        };
+        for out in client.on_message(message, std::time::Instant::now(), rand::random()) {
+            match out {
+                Output::Send(cmd) => {
+                    let _ = tx.send(Message::text(cmd.encode())).await;
+                }
+                Output::Deliver {
+                    event: DispatchEvent::GuildCreate(_),
+                    ..
+                } if !guild_created => {
+                    guild_created = true;
+                    ready.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
         }
     }
-    heartbeat.abort();
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn client(args: Args) {
