@@ -25,12 +25,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use axum::extract::State;
 use axum::routing::post;
+use discord_client::gateway::{ClientSession, Output, SessionConfig};
 use discord_gateway::{
     AuthError, Event, Gateway, GatewayConfig, GatewayData, GatewayStores, Identity, MemberQuery,
 };
 use discord_proto::Snowflake;
 use discord_proto::compression::{Decoder, TransportCompression};
-use discord_client::gateway::{ClientSession, Output, SessionConfig};
 use discord_proto::gateway::{DispatchEvent, GatewayGuild, Intents, ServerMessage};
 use discord_proto::model::{Member, User};
 use discord_store::backend::memory::{MemoryPresence, MemoryPubSub, MemorySessions};
