@@ -2,6 +2,7 @@
 //! reference server: the history exporter writes every message, and the
 //! voice bot plays a tone that a listener decodes as 440 Hz.
 
+#[path = "../../tests/tests/client_common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;
@@ -27,6 +28,49 @@ fn example(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+#[tokio::test]
+async fn the_ping_bot_answers_ping_with_a_reply() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let api = format!("{}/api/v10", server.url());
+    let (alice, guild, general) = common::setup(&api).await;
+    let token = common::bot(&alice, guild, "pingbot").await;
+    let mut bot = tokio::process::Command::new(example("ping_bot"))
+        .args([server.url(), token])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // It prints "ready as ..." once READY arrives.
+    let mut lines = tokio::io::BufReader::new(bot.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the bot never became ready")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(line.starts_with("ready as"), "{line}");
+    let ping = alice
+        .create_message(general, &CreateMessage::text("!ping"))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = alice
+            .messages(general, discord_client::MessagesQuery::After(ping.id, 10))
+            .await
+            .unwrap();
+        if let Some(reply) = page.iter().find(|m| m.content == "pong") {
+            assert!(reply.author.bot);
+            let to = reply.message_reference.as_ref().and_then(|r| r.message_id);
+            assert_eq!(to, Some(ping.id), "the pong replies to the ping");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no pong");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The REST client against an in-process reference server: typed calls,
 //! Discord errors, and the rate limiter keeping callers clear of 429s.
 
+#[path = "client_common/mod.rs"]
 mod common;
 
 use discord_client::{ClientError, CreateMessage, MessagesQuery, RestClient};

@@ -2,6 +2,7 @@
 //! overwrites, reactions, bulk delete, roles, members, invites, the
 //! current user.
 
+#[path = "client_common/mod.rs"]
 mod common;
 
 use discord_client::{

@@ -1,6 +1,7 @@
 //! The cache kept from a real session's events against the reference
 //! server: guilds, channels, roles, members, voice states.
 
+#[path = "client_common/mod.rs"]
 mod common;
 
 use std::time::Duration;
