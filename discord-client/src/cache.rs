@@ -231,6 +231,24 @@ impl Cache {
         Some(m)
     }
 
+    /// A guild's cached members, with their users, by user ID.
+    pub fn members(&self, guild_id: Snowflake) -> Vec<Member> {
+        let s = self.read();
+        let mut out: Vec<Member> = s
+            .members
+            .get(&guild_id)
+            .into_iter()
+            .flatten()
+            .map(|(id, m)| {
+                let mut m = m.clone();
+                m.user = s.users.get(id).cloned();
+                m
+            })
+            .collect();
+        out.sort_by_key(|m| m.user.as_ref().map(|u| u.id));
+        out
+    }
+
     /// How many members of a guild are cached.
     pub fn member_count(&self, guild_id: Snowflake) -> usize {
         self.read().members.get(&guild_id).map_or(0, HashMap::len)

@@ -9,8 +9,9 @@ use std::time::Duration;
 use discord_client::cache::Cache;
 use discord_client::gateway::{SessionConfig, Shard, ShardEvent};
 use discord_proto::Snowflake;
-use discord_proto::gateway::{ClientCommand, Intents, UpdateVoiceState};
+use discord_proto::gateway::{ClientCommand, Intents, UpdatePresence, UpdateVoiceState};
 use discord_proto::model::ChannelType;
+use discord_proto::model::Status;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -41,7 +42,10 @@ async fn the_cache_follows_the_guild_as_it_changes() {
     let token = alice_token(&alice).await;
     let mut shard = Shard::start(SessionConfig {
         token,
-        intents: Intents::GUILDS | Intents::GUILD_MEMBERS | Intents::GUILD_VOICE_STATES,
+        intents: Intents::GUILDS
+            | Intents::GUILD_MEMBERS
+            | Intents::GUILD_VOICE_STATES
+            | Intents::GUILD_PRESENCES,
         shard: None,
         gateway_url: gateway,
         compression: None,
@@ -144,11 +148,39 @@ async fn the_cache_follows_the_guild_as_it_changes() {
     assert!(!cache.member(guild, me).unwrap().roles.contains(&role));
 
     // A bot joins: a new member and user.
-    let _bot_token = common::bot(&alice, guild, "cachebot").await;
+    let bot_token = common::bot(&alice, guild, "cachebot").await;
     until(&mut shard, &cache, "the bot's membership", |c| {
         c.member_count(guild) == 2
     })
     .await;
+
+    // The bot comes online and goes idle: its presence is cached.
+    let bot_id = cache
+        .members(guild)
+        .into_iter()
+        .filter_map(|m| m.user)
+        .find(|u| u.bot)
+        .expect("the bot's member record")
+        .id;
+    let bot_shard = Shard::start(SessionConfig {
+        token: format!("Bot {bot_token}"),
+        intents: Intents::GUILDS,
+        shard: None,
+        gateway_url: alice.gateway().await.unwrap().url,
+        compression: None,
+    });
+    bot_shard.send(ClientCommand::PresenceUpdate(Box::new(UpdatePresence {
+        since: None,
+        activities: Vec::new(),
+        status: Status::Idle,
+        afk: false,
+    })));
+    until(&mut shard, &cache, "the bot idle", |c| {
+        c.presence(guild, bot_id)
+            .is_some_and(|p| p.status == Status::Idle)
+    })
+    .await;
+    drop(bot_shard);
 
     // Voice: joining and leaving.
     shard.send(ClientCommand::VoiceStateUpdate(Box::new(
