@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
+
 use common::*;
 use discord_client::voice::{MediaKind, VoiceEvent};
 use discord_proto::Snowflake;
@@ -11,6 +13,15 @@ use discord_proto::Snowflake;
 const A: u64 = 11;
 const B: u64 = 12;
 const C: u64 = 13;
+
+/// Polls `done` every 10 ms for up to 15 s.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
 
 /// Keeps `talker` sending frames tagged `tag` until `listener` hears one.
 async fn talk_until_heard(talker: &Client, listener: &mut Client, tag: u8) {
@@ -58,14 +69,7 @@ async fn audio_reaches_the_other_two_and_not_the_sender() {
     talk_until_heard(&b, &mut a, 0xB1).await;
     talk_until_heard(&b, &mut c, 0xB1).await;
     assert_eq!(audio_count(&b.drain(), b.user, 0xB1), 0);
-    assert!(
-        voice
-            .sfu()
-            .stats()
-            .forwarded
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0
-    );
+    assert!(voice.sfu().stats().forwarded.load(Ordering::Relaxed) > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,24 +85,22 @@ async fn a_muted_speaker_is_not_forwarded() {
         .await
         .unwrap();
     assert!(voice.voice_state(GUILD, a.user).unwrap().self_mute);
+    let dropped_before = voice.sfu().stats().dropped_muted.load(Ordering::Relaxed);
     talk(&a, 0x02, 25).await;
-    // Unmuted again: what A sends now arrives, so anything sent while muted
-    // would have arrived before it.
+    // Every one of them reached the SFU (and was dropped) before A is
+    // unmuted again.
+    wait_until("25 muted packets dropped", || {
+        voice.sfu().stats().dropped_muted.load(Ordering::Relaxed) >= dropped_before + 25
+    })
+    .await;
     voice
         .join(&session(A), GUILD, CHANNEL, false, false)
         .await
         .unwrap();
     talk_until_heard(&a, &mut b, 0x03).await;
-    let muted = audio_count(&b.drain(), a.user, 0x02);
+    let muted = audio_count(&b.seen, a.user, 0x02) + audio_count(&b.drain(), a.user, 0x02);
     assert_eq!(muted, 0, "{muted} packets sent while muted were forwarded");
-    assert!(
-        voice
-            .sfu()
-            .stats()
-            .dropped_muted
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= 25
-    );
+    assert!(voice.sfu().stats().dropped_muted.load(Ordering::Relaxed) >= 25);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,12 +119,17 @@ async fn a_deafened_listener_receives_no_audio() {
         .unwrap();
     talk_until_heard(&a, &mut b, 0x02).await;
     talk(&a, 0x02, 25).await;
+    // B hearing a marker sent after them means the SFU has handled them
+    // all while C was deafened.
+    talk_until_heard(&a, &mut b, 0x04).await;
     voice
         .join(&session(C), GUILD, CHANNEL, false, false)
         .await
         .unwrap();
     talk_until_heard(&a, &mut c, 0x03).await;
-    let deaf = audio_count(&c.drain(), a.user, 0x02);
+    let mut events = std::mem::take(&mut c.seen);
+    events.extend(c.drain());
+    let deaf = audio_count(&events, a.user, 0x02) + audio_count(&events, a.user, 0x04);
     assert_eq!(deaf, 0, "a deafened listener got {deaf} packets");
 }
 
@@ -215,7 +222,7 @@ async fn video_is_forwarded_and_keyframe_requests_reach_the_publisher() {
             .sfu()
             .stats()
             .keyframe_requests
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .load(Ordering::Relaxed)
             >= 1
     );
 }

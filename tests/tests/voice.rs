@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::Rest;
@@ -236,11 +237,23 @@ async fn op4_to_media_through_the_reference_server() {
     assert_eq!(r["mute"], true);
     let muted = alice.voice_state(bot.user_id, |s| s.mute).await;
     assert_eq!(muted.channel_id, Some(voice_channel));
+    let stats = server.state.voice.sfu().stats();
+    let dropped_before = stats.dropped_muted.load(Ordering::Relaxed);
     for _ in 0..25 {
         bot_voice
             .send_audio(bytes::Bytes::from(vec![0xB2; 40]), 960)
             .await
             .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // All 25 reached the SFU and were dropped before the unmute.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while stats.dropped_muted.load(Ordering::Relaxed) < dropped_before + 25 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "muted packets never reached the SFU"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     rest.call(
         reqwest::Method::PATCH,
