@@ -66,6 +66,11 @@ pub struct Flags {
     /// before the process exits, in seconds [default: 10].
     #[arg(long, env = "DISCORD_DRAIN_SECS")]
     pub drain_secs: Option<u64>,
+    /// The address voice media (WebRTC over UDP) is bound to and offered to
+    /// clients at [default: 127.0.0.1; set the host's address for clients
+    /// on other machines].
+    #[arg(long, env = "DISCORD_MEDIA_IP")]
+    pub media_ip: Option<std::net::IpAddr>,
 }
 
 /// The same settings as a TOML file.
@@ -86,6 +91,7 @@ pub struct FileConfig {
     no_rate_limits: bool,
     log: Option<String>,
     drain_secs: Option<u64>,
+    media_ip: Option<std::net::IpAddr>,
 }
 
 /// Per-route and global REST rate limits.
@@ -167,6 +173,8 @@ pub struct Config {
     pub drain: std::time::Duration,
     /// Largest request body (attachments included), in bytes.
     pub max_body: usize,
+    /// Where voice media is bound and advertised.
+    pub media_ip: std::net::IpAddr,
 }
 
 impl Default for Config {
@@ -183,6 +191,7 @@ impl Default for Config {
             log: "info".to_owned(),
             drain: std::time::Duration::from_secs(10),
             max_body: 25 * 1024 * 1024 + 64 * 1024,
+            media_ip: std::net::IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
@@ -252,6 +261,14 @@ impl Config {
         if let Some(v) = flags.drain_secs.or(file.drain_secs) {
             c.drain = std::time::Duration::from_secs(v);
         }
+        if let Some(v) = flags.media_ip.or(file.media_ip) {
+            if v.is_unspecified() {
+                return Err(ConfigError::Invalid(format!(
+                    "media_ip must be an address clients can reach, not {v}"
+                )));
+            }
+            c.media_ip = v;
+        }
         if let Some(url) = &c.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -293,7 +310,7 @@ mod tests {
         let path = dir.path().join("server.toml");
         std::fs::write(
             &path,
-            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/chat\"\nnode_id = \"a\"\nredis_url = \"redis://r\"\n",
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/chat\"\nnode_id = \"a\"\nredis_url = \"redis://r\"\nmedia_ip = \"10.0.0.5\"\n",
         )
         .unwrap();
         let flags = Flags::try_parse_from([
@@ -315,6 +332,7 @@ mod tests {
         assert_eq!(c.cluster.redis.as_deref(), Some("redis://r"));
         assert!(c.cluster.any());
         assert!(c.rate_limits.enabled);
+        assert_eq!(c.media_ip.to_string(), "10.0.0.5");
     }
 
     #[test]
@@ -330,5 +348,7 @@ mod tests {
         let flags = Flags::try_parse_from(["s", "--public-url", "example.com"]).unwrap();
         assert!(Config::from_flags(flags).is_err());
         assert!(Flags::try_parse_from(["s", "--listen", "nope"]).is_err());
+        let flags = Flags::try_parse_from(["s", "--media-ip", "0.0.0.0"]).unwrap();
+        assert!(Config::from_flags(flags).is_err());
     }
 }

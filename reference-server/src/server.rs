@@ -145,12 +145,13 @@ impl Server {
             resume_gateway_url: gateway_url.clone(),
             ..GatewayConfig::default()
         };
-        let voice_config = discord_voice::VoiceConfig::new(format!(
+        let mut voice_config = discord_voice::VoiceConfig::new(format!(
             "{}/voice",
             public_url
                 .replacen("https://", "wss://", 1)
                 .replacen("http://", "ws://", 1)
         ));
+        voice_config.media_ip = config.media_ip;
         let voice = discord_voice::Voice::new(
             voice_config,
             Arc::new(crate::voice::StoreVoiceAccess::new(Arc::clone(
