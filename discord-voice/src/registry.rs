@@ -2,7 +2,7 @@
 //! gateway session's user into the SFU. Plain data, no I/O.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use discord_proto::Snowflake;
 use discord_proto::model::VoiceState;
@@ -152,13 +152,10 @@ impl Registry {
     }
 }
 
-/// A token's lifetime from `now`.
-pub(crate) fn expiry(now: Instant, ttl: Duration) -> Instant {
-    now + ttl
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn state(user: u64, channel: u64) -> VoiceState {

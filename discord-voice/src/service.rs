@@ -14,7 +14,7 @@ use discord_proto::model::VoiceState;
 
 use crate::access::{Denied, VoiceAccess};
 use crate::config::VoiceConfig;
-use crate::registry::{Change, Grant, Registry, expiry};
+use crate::registry::{Change, Grant, Registry};
 use crate::sfu::{Flags, Sfu};
 
 /// Why a join through op 4 was refused (the gateway has no error event
@@ -161,10 +161,7 @@ impl Voice {
             suppress: false,
             request_to_speak_timestamp: None,
         };
-        let flags = Flags {
-            muted: self_mute || access.mute || !access.can_speak,
-            deafened: self_deaf || access.deaf,
-        };
+        let flags = Flags::of(&state);
         let (change, token) = {
             let mut registry = self.registry();
             let already_here = registry
@@ -180,7 +177,7 @@ impl Voice {
                     channel_id,
                     user_id,
                     session_id: session.session_id.clone(),
-                    expires: expiry(Instant::now(), self.inner.config.token_ttl),
+                    expires: Instant::now() + self.inner.config.token_ttl,
                 })),
                 _ => None,
             };
@@ -249,11 +246,9 @@ impl Voice {
         };
         if let Some(state) = updated {
             if let Some(channel_id) = state.channel_id {
-                let flags = Flags {
-                    muted: state.mute || state.self_mute,
-                    deafened: state.deaf || state.self_deaf,
-                };
-                self.inner.sfu.set_flags(channel_id, user_id, flags);
+                self.inner
+                    .sfu
+                    .set_flags(channel_id, user_id, Flags::of(&state));
             }
             self.publish_state(guild_id, state).await;
         }
@@ -274,10 +269,7 @@ impl Voice {
     pub(crate) fn flags(&self, guild_id: Snowflake, user_id: Snowflake) -> Flags {
         self.registry()
             .state(guild_id, user_id)
-            .map(|s| Flags {
-                muted: s.self_mute || s.mute,
-                deafened: s.self_deaf || s.deaf,
-            })
+            .map(Flags::of)
             .unwrap_or_default()
     }
 

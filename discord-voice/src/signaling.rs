@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::error::VoiceError;
 use crate::service::Voice;
-use crate::sfu::{Flags, Joining, Outbound, Participant};
+use crate::sfu::{Joining, Outbound, Participant};
 
 /// Largest signaling message accepted (SDP with many media sections fits).
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -195,16 +195,13 @@ impl Connection {
                     .map_err(|_| VoiceError::AuthenticationFailed)?;
                 let base = self.voice.flags(grant.guild_id, grant.user_id);
                 let joining = Joining {
-                    guild_id: grant.guild_id,
                     channel_id: grant.channel_id,
                     user_id: grant.user_id,
                     session_id: grant.session_id.clone(),
                     token: id.token.clone(),
                     user_limit: access.user_limit,
-                    flags: Flags {
-                        muted: base.muted || !access.can_speak,
-                        deafened: base.deafened,
-                    },
+                    flags: base,
+                    can_speak: access.can_speak,
                 };
                 let participant = self.voice.inner.sfu.join(joining, self.tx.clone()).await?;
                 let ready = VoicePayload::Ready(VoiceReady {

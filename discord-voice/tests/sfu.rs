@@ -104,6 +104,32 @@ async fn a_muted_speaker_is_not_forwarded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_speak_a_server_unmute_does_not_make_anyone_heard() {
+    let voice = node_full(0, false, |_| {}).await;
+    let a = join(&voice, A, false).await;
+    let _b = join(&voice, B, false).await;
+    // A server mute and unmute: the voice state is unmuted again, but A
+    // still lacks SPEAK.
+    voice
+        .set_server_flags(GUILD, a.user, Some(true), None)
+        .await;
+    voice
+        .set_server_flags(GUILD, a.user, Some(false), None)
+        .await;
+    assert!(!voice.voice_state(GUILD, a.user).unwrap().mute);
+    let before = voice.sfu().stats().dropped_muted.load(Ordering::Relaxed);
+    // Talk until 25 packets have reached the SFU (the first ones may go
+    // before the connection is up).
+    tokio::select! {
+        _ = talk(&a, 0x07, 500) => panic!("A's audio never reached the SFU"),
+        _ = wait_until("A's audio dropped", || {
+            voice.sfu().stats().dropped_muted.load(Ordering::Relaxed) >= before + 25
+        }) => {}
+    }
+    assert_eq!(voice.sfu().stats().forwarded.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deafened_listener_receives_no_audio() {
     let voice = node(0).await;
     let a = join(&voice, A, false).await;

@@ -74,6 +74,15 @@ fn select(protocol: &str, sdp: &str) -> VoicePayload {
     })
 }
 
+/// RESUME of `info`'s session with `token`.
+fn resume(info: &discord_client::voice::VoiceServerInfo, token: &str) -> VoicePayload {
+    VoicePayload::Resume(VoiceResume {
+        server_id: info.guild_id,
+        session_id: info.session_id.clone(),
+        token: token.to_owned(),
+    })
+}
+
 /// A connection that has identified and got READY.
 async fn identified(info: &discord_client::voice::VoiceServerInfo) -> Ws {
     let mut ws = connect(&info.endpoint).await;
@@ -172,29 +181,13 @@ async fn a_dropped_connection_resumes_with_its_token() {
 
     // The participant survives the drop; RESUME picks it up.
     let mut ws = connect(&info.endpoint).await;
-    send(
-        &mut ws,
-        &VoicePayload::Resume(VoiceResume {
-            server_id: info.guild_id,
-            session_id: info.session_id.clone(),
-            token: info.token.clone(),
-        }),
-    )
-    .await;
+    send(&mut ws, &resume(&info, &info.token)).await;
     assert_eq!(recv(&mut ws).await, Ok(VoicePayload::Resumed));
     assert_eq!(voice.sfu().participant_count(), 1);
 
     // A RESUME with a token that is not the participant's: 4006.
     let mut ws = connect(&info.endpoint).await;
-    send(
-        &mut ws,
-        &VoicePayload::Resume(VoiceResume {
-            server_id: info.guild_id,
-            session_id: info.session_id.clone(),
-            token: "f".repeat(32),
-        }),
-    )
-    .await;
+    send(&mut ws, &resume(&info, &"f".repeat(32))).await;
     assert_eq!(closed_with(&mut ws).await, Some(4006));
 }
 

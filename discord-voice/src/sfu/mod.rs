@@ -66,7 +66,6 @@ impl std::fmt::Debug for Sfu {
 /// Who is joining, as a checked token says.
 #[derive(Clone, Debug)]
 pub(crate) struct Joining {
-    pub guild_id: Snowflake,
     pub channel_id: Snowflake,
     pub user_id: Snowflake,
     pub session_id: String,
@@ -74,6 +73,8 @@ pub(crate) struct Joining {
     /// The channel's own `user_limit` (0: none).
     pub user_limit: u32,
     pub flags: Flags,
+    /// SPEAK in the channel.
+    pub can_speak: bool,
 }
 
 impl Sfu {
@@ -96,13 +97,12 @@ impl Sfu {
         &self.stats
     }
 
-    fn room(&self, guild_id: Snowflake, channel_id: Snowflake) -> Arc<Room> {
+    fn room(&self, channel_id: Snowflake) -> Arc<Room> {
         let mut rooms = self.rooms.lock().expect("rooms lock");
         rooms
             .entry(channel_id)
             .or_insert_with(|| {
                 Room::new(
-                    guild_id,
                     channel_id,
                     self.stats.clone(),
                     self.config.speaking_hangover,
@@ -133,7 +133,7 @@ impl Sfu {
         joining: Joining,
         out: mpsc::UnboundedSender<Outbound>,
     ) -> Result<Arc<Participant>> {
-        let room = self.room(joining.guild_id, joining.channel_id);
+        let room = self.room(joining.channel_id);
         if let Some(old) = room.get(joining.user_id) {
             old.send(Outbound::Close(VoiceCloseCode::Disconnected));
             self.leave(&old).await;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use discord_proto::Snowflake;
+use discord_proto::model::VoiceState;
 use discord_proto::voice::{IceCandidate, SdpData, SdpKind, VoicePayload};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -28,29 +29,49 @@ use super::{Joining, Outbound, Room};
 use crate::config::VoiceConfig;
 use crate::error::{Result, VoiceError};
 
-/// A participant's mute and deafen state as the SFU applies it.
+/// A participant's mute and deafen state as its voice state has it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags {
-    /// Self-muted, server-muted, or without SPEAK: audio is dropped.
+    /// Self-muted or server-muted: audio is dropped.
     pub muted: bool,
     /// Self-deafened or server-deafened: no audio is sent to them.
     pub deafened: bool,
 }
 
-/// [`Flags`] shared with the forwarding loops.
-#[derive(Debug, Default)]
+impl Flags {
+    /// The flags a voice state says.
+    pub fn of(state: &VoiceState) -> Flags {
+        Flags {
+            muted: state.self_mute || state.mute,
+            deafened: state.self_deaf || state.deaf,
+        }
+    }
+}
+
+/// [`Flags`] shared with the forwarding loops, plus whether the
+/// participant may speak at all (SPEAK, fixed when it joined): without it
+/// its audio is dropped whatever the flags say.
+#[derive(Debug)]
 pub(crate) struct SharedFlags {
     muted: AtomicBool,
     deafened: AtomicBool,
+    can_speak: bool,
 }
 
 impl SharedFlags {
+    fn new(flags: Flags, can_speak: bool) -> SharedFlags {
+        SharedFlags {
+            muted: AtomicBool::new(flags.muted),
+            deafened: AtomicBool::new(flags.deafened),
+            can_speak,
+        }
+    }
     pub(crate) fn set(&self, flags: Flags) {
         self.muted.store(flags.muted, Ordering::Release);
         self.deafened.store(flags.deafened, Ordering::Release);
     }
     pub(crate) fn muted(&self) -> bool {
-        self.muted.load(Ordering::Acquire)
+        !self.can_speak || self.muted.load(Ordering::Acquire)
     }
     pub(crate) fn deafened(&self) -> bool {
         self.deafened.load(Ordering::Acquire)
@@ -154,8 +175,7 @@ impl Participant {
             .with_udp_addrs(vec![format!("{}:0", config.media_ip)])
             .build()
             .await?;
-        let flags = Arc::new(SharedFlags::default());
-        flags.set(joining.flags);
+        let flags = Arc::new(SharedFlags::new(joining.flags, joining.can_speak));
         let participant = Arc::new(Participant {
             user_id: joining.user_id,
             session_id: joining.session_id,

@@ -28,12 +28,10 @@ pub(crate) struct Room {
 
 impl Room {
     pub(crate) fn new(
-        guild_id: Snowflake,
         channel_id: Snowflake,
         stats: Arc<SfuStats>,
         hangover: Duration,
     ) -> Arc<Room> {
-        let _ = guild_id;
         Arc::new(Room {
             channel_id,
             stats,

@@ -51,6 +51,15 @@ pub async fn node(user_limit: u32) -> Voice {
 
 /// A voice node with settings changed by `tune`.
 pub async fn node_with(user_limit: u32, tune: impl FnOnce(&mut VoiceConfig)) -> Voice {
+    node_full(user_limit, true, tune).await
+}
+
+/// A voice node whose members have SPEAK only if `can_speak`.
+pub async fn node_full(
+    user_limit: u32,
+    can_speak: bool,
+    tune: impl FnOnce(&mut VoiceConfig),
+) -> Voice {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = VoiceConfig::new(format!("ws://{addr}/voice"));
@@ -59,7 +68,7 @@ pub async fn node_with(user_limit: u32, tune: impl FnOnce(&mut VoiceConfig)) -> 
         config,
         Arc::new(Open {
             user_limit,
-            can_speak: true,
+            can_speak,
         }),
     );
     let app = voice.router::<()>("/voice");
