@@ -9,6 +9,7 @@ pub mod message;
 pub mod presence;
 pub mod pubsub;
 pub mod session;
+pub mod voice;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use message::MessageStore;
 pub use presence::PresenceStore;
 pub use pubsub::{PubSub, Subscriber, Topic};
 pub use session::SessionStore;
+pub use voice::{VoiceJoin, VoiceStateStore};
 
 /// Every store a server needs, each behind its trait so that backends can be
 /// mixed (SQLite messages with Redis presence, ...).
@@ -34,6 +36,8 @@ pub struct Stores {
     pub presence: Arc<dyn PresenceStore>,
     /// Gateway sessions and replay logs.
     pub sessions: Arc<dyn SessionStore>,
+    /// Who is in which voice channel.
+    pub voice: Arc<dyn VoiceStateStore>,
     /// Pub/sub between gateway nodes.
     pub pubsub: Arc<dyn PubSub>,
     /// The durable message event bus.
@@ -54,7 +58,7 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 1_000;
 impl Stores {
     /// The embedded default under `data_dir`: SQLite (`discord.sqlite3`) for
     /// messages, guild data and the event bus; attachments under
-    /// `attachments/`; presence, sessions and pub/sub in memory.
+    /// `attachments/`; presence, sessions, voice states and pub/sub in memory.
     pub async fn embedded(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let sqlite = Arc::new(
@@ -72,6 +76,7 @@ impl Stores {
             sessions: Arc::new(backend::memory::MemorySessions::new(
                 DEFAULT_REPLAY_CAPACITY,
             )),
+            voice: Arc::new(backend::memory::MemoryVoiceStates::new()),
             pubsub: Arc::new(backend::memory::MemoryPubSub::new()),
             blobs: Arc::new(ObjectBlobStore::local(&data_dir.join("attachments"))?),
         })

@@ -213,3 +213,36 @@ async fn embedded_bundle_opens() {
     );
     suite::bus::blob_round_trip(stores.blobs.as_ref()).await;
 }
+
+mod voice_states {
+    use std::sync::Arc;
+
+    use discord_store::backend::memory::MemoryVoiceStates;
+
+    use super::suite;
+
+    #[tokio::test]
+    async fn join_move_leave() {
+        suite::voice::join_move_leave(&MemoryVoiceStates::new()).await;
+    }
+
+    #[tokio::test]
+    async fn channel_limit() {
+        suite::voice::channel_limit(&MemoryVoiceStates::new()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_joins_respect_the_limit() {
+        suite::voice::concurrent_joins_respect_the_limit(Arc::new(MemoryVoiceStates::new())).await;
+    }
+
+    #[tokio::test]
+    async fn replace_is_compare_and_set() {
+        suite::voice::replace_is_compare_and_set(&MemoryVoiceStates::new()).await;
+    }
+
+    #[tokio::test]
+    async fn states_of_a_session() {
+        suite::voice::states_of_a_session(&MemoryVoiceStates::new()).await;
+    }
+}

@@ -50,6 +50,36 @@ mod live {
         suite::live::pubsub_delivery(&r).await;
     }
 
+    #[tokio::test]
+    async fn voice_join_move_leave() {
+        let Some(r) = redis().await else { return };
+        suite::voice::join_move_leave(&r).await;
+    }
+
+    #[tokio::test]
+    async fn voice_channel_limit() {
+        let Some(r) = redis().await else { return };
+        suite::voice::channel_limit(&r).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn voice_concurrent_joins_respect_the_limit() {
+        let Some(r) = redis().await else { return };
+        suite::voice::concurrent_joins_respect_the_limit(std::sync::Arc::new(r)).await;
+    }
+
+    #[tokio::test]
+    async fn voice_replace_is_compare_and_set() {
+        let Some(r) = redis().await else { return };
+        suite::voice::replace_is_compare_and_set(&r).await;
+    }
+
+    #[tokio::test]
+    async fn voice_states_of_a_session() {
+        let Some(r) = redis().await else { return };
+        suite::voice::states_of_a_session(&r).await;
+    }
+
     /// Two stores on the same server (two gateway nodes) see each other's
     /// events and sessions.
     #[tokio::test]

@@ -19,6 +19,8 @@ pub struct ChannelAccess {
     pub mute: bool,
     /// Server deafen (the member's `deaf`).
     pub deaf: bool,
+    /// The channel's `rtc_region`: which SFU nodes it prefers.
+    pub rtc_region: Option<String>,
 }
 
 /// Why a user may not join a voice channel.

@@ -3,12 +3,23 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::nodes::VoiceNode;
+use crate::token::TokenKey;
+
 /// Settings of a voice node (signaling plus SFU).
 #[derive(Clone, Debug)]
 pub struct VoiceConfig {
     /// The signaling WebSocket URL clients are sent to in
     /// VOICE_SERVER_UPDATE, e.g. `ws://127.0.0.1:8080/voice`.
     pub endpoint: String,
+    /// This node's ID among [`VoiceConfig::nodes`].
+    pub node_id: String,
+    /// Every SFU node of the cluster, this one included. Empty: this node
+    /// alone, at `endpoint`.
+    pub nodes: Vec<VoiceNode>,
+    /// The secret tokens are signed with; every node of a cluster needs
+    /// the same one. Random by default, which suits a single node.
+    pub token_key: TokenKey,
     /// The address media (UDP) is bound to and advertised on as an ICE host
     /// candidate.
     pub media_ip: IpAddr,
@@ -35,6 +46,9 @@ impl VoiceConfig {
     pub fn new(endpoint: impl Into<String>) -> VoiceConfig {
         VoiceConfig {
             endpoint: endpoint.into(),
+            node_id: "local".into(),
+            nodes: Vec::new(),
+            token_key: TokenKey::random(),
             media_ip: IpAddr::from([127, 0, 0, 1]),
             max_per_channel: 99,
             max_per_node: 1000,
@@ -42,6 +56,18 @@ impl VoiceConfig {
             token_ttl: Duration::from_secs(60),
             resume_window: Duration::from_secs(30),
             speaking_hangover: Duration::from_millis(250),
+        }
+    }
+}
+
+impl VoiceConfig {
+    /// The nodes channels are spread over: [`VoiceConfig::nodes`], or this
+    /// node alone.
+    pub(crate) fn node_list(&self) -> Vec<VoiceNode> {
+        if self.nodes.is_empty() {
+            vec![VoiceNode::new(self.node_id.clone(), self.endpoint.clone())]
+        } else {
+            self.nodes.clone()
         }
     }
 }

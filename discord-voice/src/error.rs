@@ -13,6 +13,9 @@ pub enum VoiceError {
     /// The signaling session to resume is gone.
     #[error("voice session is no longer valid")]
     SessionNoLongerValid,
+    /// The channel lives on another SFU node than this one.
+    #[error("this voice server does not host that channel")]
+    WrongNode,
     /// The channel or this node holds as many participants as it may.
     #[error("{0} is full")]
     Full(&'static str),
@@ -36,6 +39,7 @@ impl VoiceError {
         match self {
             VoiceError::AuthenticationFailed => VoiceCloseCode::AuthenticationFailed,
             VoiceError::SessionNoLongerValid => VoiceCloseCode::SessionNoLongerValid,
+            VoiceError::WrongNode => VoiceCloseCode::ServerNotFound,
             VoiceError::Full(_) => VoiceCloseCode::RoomFull,
             VoiceError::UnknownProtocol(_) => VoiceCloseCode::UnknownProtocol,
             VoiceError::BadSdp(_) => VoiceCloseCode::BadRequest,

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::error::VoiceError;
 use crate::service::Voice;
-use crate::sfu::{Joining, Outbound, Participant};
+use crate::sfu::{Flags, Joining, Outbound, Participant};
 
 /// Largest signaling message accepted (SDP with many media sections fits).
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -179,10 +179,11 @@ impl Connection {
                         "already identified",
                     ));
                 }
-                let grant = self
+                let (grant, state) = self
                     .voice
                     .grant(&id.token)
-                    .filter(|g| {
+                    .await
+                    .filter(|(g, _)| {
                         g.user_id == id.user_id
                             && g.guild_id == id.server_id
                             && g.session_id == id.session_id
@@ -193,7 +194,10 @@ impl Connection {
                     .access(&grant)
                     .await
                     .map_err(|_| VoiceError::AuthenticationFailed)?;
-                let base = self.voice.flags(grant.guild_id, grant.user_id);
+                if !self.voice.hosts(grant.channel_id, &access) {
+                    return Err(VoiceError::WrongNode.into());
+                }
+                let base = Flags::of(&state);
                 let joining = Joining {
                     channel_id: grant.channel_id,
                     user_id: grant.user_id,
@@ -204,6 +208,19 @@ impl Connection {
                     can_speak: access.can_speak,
                 };
                 let participant = self.voice.inner.sfu.join(joining, self.tx.clone()).await?;
+                // A flag change made between reading the state and joining
+                // found no participant to apply to: read again.
+                if let Some(now) = self
+                    .voice
+                    .current_flags(grant.guild_id, grant.user_id)
+                    .await
+                    .filter(|f| *f != base)
+                {
+                    self.voice
+                        .inner
+                        .sfu
+                        .set_flags(grant.channel_id, grant.user_id, now);
+                }
                 let ready = VoicePayload::Ready(VoiceReady {
                     ssrc: participant.ssrc,
                     modes: vec!["webrtc".into()],
@@ -221,7 +238,7 @@ impl Connection {
                 }
                 let participant = self
                     .voice
-                    .grant(&r.token)
+                    .verify(&r.token)
                     .filter(|g| g.guild_id == r.server_id && g.session_id == r.session_id)
                     .and_then(|g| self.voice.inner.sfu.participant(g.channel_id, g.user_id))
                     .filter(|p| p.token == r.token && p.session_id == r.session_id)

@@ -71,6 +71,18 @@ pub struct Flags {
     /// on other machines].
     #[arg(long, env = "DISCORD_MEDIA_IP")]
     pub media_ip: Option<std::net::IpAddr>,
+    /// Several voice (SFU) nodes: every node of the cluster as
+    /// `ID=ws(s)://HOST/voice[@REGION]`, comma-separated, this node's ID
+    /// among them. Each voice channel lives on one of them (by rendezvous
+    /// hashing; a channel's `rtc_region` picks among that region's nodes)
+    /// [default: this node alone].
+    #[arg(long, env = "DISCORD_VOICE_NODES", value_delimiter = ',')]
+    pub voice_nodes: Vec<String>,
+    /// The secret voice tokens are signed with; every node needs the same
+    /// one (at least 16 characters). Required with --voice-nodes
+    /// [default: random per process].
+    #[arg(long, env = "DISCORD_VOICE_SECRET", hide_env_values = true)]
+    pub voice_secret: Option<String>,
 }
 
 /// The same settings as a TOML file.
@@ -92,6 +104,9 @@ pub struct FileConfig {
     log: Option<String>,
     drain_secs: Option<u64>,
     media_ip: Option<std::net::IpAddr>,
+    #[serde(default)]
+    voice_nodes: Vec<String>,
+    voice_secret: Option<String>,
 }
 
 /// Per-route and global REST rate limits.
@@ -175,6 +190,10 @@ pub struct Config {
     pub max_body: usize,
     /// Where voice media is bound and advertised.
     pub media_ip: std::net::IpAddr,
+    /// Every voice node of the cluster (empty: this node alone).
+    pub voice_nodes: Vec<discord_voice::VoiceNode>,
+    /// The shared voice token secret (`None`: random, single node).
+    pub voice_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -192,6 +211,8 @@ impl Default for Config {
             drain: std::time::Duration::from_secs(10),
             max_body: 25 * 1024 * 1024 + 64 * 1024,
             media_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            voice_nodes: Vec::new(),
+            voice_secret: None,
         }
     }
 }
@@ -268,6 +289,46 @@ impl Config {
                 )));
             }
             c.media_ip = v;
+        }
+        let nodes = if flags.voice_nodes.is_empty() {
+            file.voice_nodes
+        } else {
+            flags.voice_nodes
+        };
+        for text in nodes.iter().filter(|t| !t.trim().is_empty()) {
+            let node = discord_voice::VoiceNode::parse(text).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "voice_nodes entries look like ID=ws://HOST/voice or ID=wss://HOST/voice@REGION, not {text:?}"
+                ))
+            })?;
+            if c.voice_nodes.iter().any(|n| n.id == node.id) {
+                return Err(ConfigError::Invalid(format!(
+                    "voice node {:?} is listed twice",
+                    node.id
+                )));
+            }
+            c.voice_nodes.push(node);
+        }
+        c.voice_secret = flags.voice_secret.or(file.voice_secret);
+        if let Some(secret) = &c.voice_secret
+            && secret.len() < 16
+        {
+            return Err(ConfigError::Invalid(
+                "voice_secret must be at least 16 characters".into(),
+            ));
+        }
+        if !c.voice_nodes.is_empty() {
+            if c.voice_secret.is_none() {
+                return Err(ConfigError::Invalid(
+                    "voice_nodes needs voice_secret: every node must sign voice tokens with the same secret".into(),
+                ));
+            }
+            if !c.voice_nodes.iter().any(|n| n.id == c.node_id) {
+                return Err(ConfigError::Invalid(format!(
+                    "voice_nodes must list this node ({:?})",
+                    c.node_id
+                )));
+            }
         }
         if let Some(url) = &c.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -350,5 +411,52 @@ mod tests {
         assert!(Flags::try_parse_from(["s", "--listen", "nope"]).is_err());
         let flags = Flags::try_parse_from(["s", "--media-ip", "0.0.0.0"]).unwrap();
         assert!(Config::from_flags(flags).is_err());
+    }
+
+    #[test]
+    fn voice_nodes_need_a_secret_and_this_node() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["s", "--node-id", "a"];
+            all.extend_from_slice(args);
+            Config::from_flags(Flags::try_parse_from(all).unwrap())
+        };
+        let c = parse(&[
+            "--voice-nodes",
+            "a=ws://10.0.0.1:8080/voice,b=wss://b.example/voice@eu",
+            "--voice-secret",
+            "0123456789abcdef",
+        ])
+        .unwrap();
+        assert_eq!(c.voice_nodes.len(), 2);
+        assert_eq!(c.voice_nodes[1].region.as_deref(), Some("eu"));
+        let without_secret = parse(&["--voice-nodes", "a=ws://h/voice"]).unwrap_err();
+        assert!(without_secret.to_string().contains("voice_secret"));
+        let without_self = parse(&[
+            "--voice-nodes",
+            "b=ws://h/voice",
+            "--voice-secret",
+            "0123456789abcdef",
+        ])
+        .unwrap_err();
+        assert!(without_self.to_string().contains("this node"));
+        assert!(
+            parse(&[
+                "--voice-nodes",
+                "a=http://h/voice",
+                "--voice-secret",
+                "0123456789abcdef"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&[
+                "--voice-nodes",
+                "a=ws://h/v,a=ws://i/v",
+                "--voice-secret",
+                "0123456789abcdef"
+            ])
+            .is_err()
+        );
+        assert!(parse(&["--voice-secret", "short"]).is_err());
     }
 }

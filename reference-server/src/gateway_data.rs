@@ -186,7 +186,7 @@ impl GatewayData for StoreData {
                 .map_err(|e| e.to_string())?
             {
                 if let Some(voice) = &self.voice {
-                    g.voice_states = voice.voice_states(id);
+                    g.voice_states = voice.voice_states(id).await.map_err(|e| e.to_string())?;
                 }
                 out.push(g);
             }

@@ -55,6 +55,7 @@ pub async fn open_stores(config: &Config) -> Result<Stores, StartError> {
                 sessions: Arc::new(discord_store::backend::memory::MemorySessions::new(
                     discord_store::DEFAULT_REPLAY_CAPACITY,
                 )),
+                voice: Arc::new(discord_store::backend::memory::MemoryVoiceStates::new()),
                 pubsub: Arc::new(discord_store::backend::memory::MemoryPubSub::new()),
                 blobs: Arc::new(ObjectBlobStore::local(
                     &config.data_dir.join("attachments"),
@@ -69,6 +70,7 @@ pub async fn open_stores(config: &Config) -> Result<Stores, StartError> {
             let redis = Arc::new(backend::redis::RedisStore::connect(url).await?);
             stores.presence = redis.clone();
             stores.sessions = redis.clone();
+            stores.voice = redis.clone();
             stores.pubsub = redis;
         }
         if let Some(brokers) = &c.kafka {
@@ -152,12 +154,20 @@ impl Server {
                 .replacen("http://", "ws://", 1)
         ));
         voice_config.media_ip = config.media_ip;
-        let voice = discord_voice::Voice::new(
+        voice_config.node_id = config.node_id.clone();
+        voice_config.nodes = config.voice_nodes.clone();
+        if let Some(secret) = &config.voice_secret {
+            voice_config.token_key = discord_voice::TokenKey::new(secret.as_bytes().to_vec());
+        }
+        let voice = discord_voice::Voice::with_stores(
             voice_config,
             Arc::new(crate::voice::StoreVoiceAccess::new(Arc::clone(
                 &stores.guilds,
             ))),
-        );
+            Arc::clone(&stores.voice),
+            Arc::clone(&stores.pubsub),
+        )
+        .await?;
         let data = Arc::new(StoreData::new(
             Arc::clone(&stores.guilds),
             Some(voice.clone()),

@@ -54,6 +54,7 @@ impl VoiceAccess for StoreVoiceAccess {
             can_speak: perms.contains(Permissions::SPEAK),
             mute: access.member.mute,
             deaf: access.member.deaf,
+            rtc_region: channel.rtc_region.clone(),
         })
     }
 }

@@ -46,10 +46,19 @@ async fn urls() -> Option<(String, String)> {
     // A schema of its own, so other suites sharing the database are not
     // disturbed.
     let pool = sqlx::PgPool::connect(&pg).await.expect("PostgreSQL");
-    sqlx::query("CREATE SCHEMA IF NOT EXISTS reference_server_test")
+    // Tests run in parallel, and two concurrent `IF NOT EXISTS` can still
+    // collide on PostgreSQL's catalog: the loser sees a unique violation
+    // for a schema that now exists, which is what it wanted.
+    if let Err(e) = sqlx::query("CREATE SCHEMA IF NOT EXISTS reference_server_test")
         .execute(&pool)
         .await
-        .unwrap();
+    {
+        let duplicate = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|c| c == "23505" || c == "42P06");
+        assert!(duplicate, "creating the test schema: {e}");
+    }
     pool.close().await;
     let sep = if pg.contains('?') { '&' } else { '?' };
     Some((

@@ -6,6 +6,7 @@ pub mod bus;
 pub mod guilds;
 pub mod live;
 pub mod messages;
+pub mod voice;
 
 use discord_proto::Snowflake;
 

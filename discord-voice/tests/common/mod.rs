@@ -40,6 +40,7 @@ impl VoiceAccess for Open {
             can_speak: self.can_speak,
             mute: false,
             deaf: false,
+            rtc_region: None,
         })
     }
 }
@@ -85,8 +86,14 @@ pub fn session(user: u64) -> VoiceSession {
 
 /// The token and endpoint op 4 would produce for `user`.
 pub async fn grant(voice: &Voice, user: u64) -> VoiceServerInfo {
+    grant_in(voice, user, CHANNEL).await
+}
+
+/// The token and endpoint op 4 for `user` joining `channel`, handled by
+/// `voice` (the node of the user's gateway session), would produce.
+pub async fn grant_in(voice: &Voice, user: u64, channel: Snowflake) -> VoiceServerInfo {
     let update = voice
-        .join(&session(user), GUILD, CHANNEL, false, false)
+        .join(&session(user), GUILD, channel, false, false)
         .await
         .expect("join allowed")
         .expect("a token");
@@ -94,7 +101,7 @@ pub async fn grant(voice: &Voice, user: u64) -> VoiceServerInfo {
         endpoint: update.endpoint.unwrap(),
         guild_id: GUILD,
         user_id: Snowflake::new(user),
-        session_id: format!("session-{user}"),
+        session_id: session(user).session_id,
         token: update.token,
     }
 }
@@ -188,4 +195,23 @@ pub fn audio_count(events: &[VoiceEvent], from: Snowflake, tag: u8) -> usize {
             if *user_id == from && packet.payload.first() == Some(&tag))
         })
         .count()
+}
+
+/// Polls `done` every 10 ms for up to 15 s.
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Keeps `talker` sending frames tagged `tag` until `listener` hears one.
+pub async fn talk_until_heard(talker: &Client, listener: &mut Client, tag: u8) {
+    let from = talker.user;
+    let heard = tokio::select! {
+        _ = talk(talker, tag, 500) => false,
+        _ = listener.wait_audio(from, tag) => true,
+    };
+    assert!(heard, "{} never heard {from} ({tag:#x})", listener.user);
 }

@@ -55,7 +55,10 @@ fn check_name(name: &str, errors: &mut FieldErrors) {
 pub(super) async fn announce_join(state: &AppState, guild_id: Snowflake, user_id: Snowflake) {
     match gateway_guild(state.stores.guilds.as_ref(), guild_id, user_id).await {
         Ok(Some(mut g)) => {
-            g.voice_states = state.voice.voice_states(guild_id);
+            match state.voice.voice_states(guild_id).await {
+                Ok(v) => g.voice_states = v,
+                Err(e) => tracing::warn!("GUILD_CREATE without voice states: {e}"),
+            }
             state
                 .emit_to(
                     DispatchEvent::GuildCreate(GuildCreate::Available(Box::new(g))),

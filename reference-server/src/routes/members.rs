@@ -306,7 +306,7 @@ async fn apply_modify(
         access.require(Permissions::DEAFEN_MEMBERS)?;
         record.deaf = d.unwrap_or(false);
     }
-    let voice_state = state.voice.voice_state(guild_id, user_id);
+    let voice_state = state.voice.voice_state(guild_id, user_id).await?;
     if let Some(target) = req.channel_id {
         access.require(Permissions::MOVE_MEMBERS)?;
         if voice_state.is_none() {

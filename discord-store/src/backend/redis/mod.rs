@@ -1,6 +1,7 @@
 //! Redis through the `redis` crate (feature `redis`): presence (a hash per
 //! user with an expiry, plus a sorted set of deadlines for sweeping),
-//! gateway sessions with their replay logs, and pub/sub between nodes (one
+//! gateway sessions with their replay logs, voice states (a hash per
+//! guild), and pub/sub between nodes (one
 //! connection per subscriber, many topics on it, resubscribed after a
 //! reconnect). Commands go through a `ConnectionManager`, which reconnects
 //! on its own.
@@ -12,6 +13,7 @@
 mod presence;
 mod pubsub;
 mod session;
+mod voice;
 
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use redis::aio::ConnectionManager;
 
 use crate::{Result, StoreError};
 
-/// Presence, sessions and pub/sub on one Redis server.
+/// Presence, sessions, voice states and pub/sub on one Redis server.
 #[derive(Clone)]
 pub struct RedisStore {
     client: redis::Client,
