@@ -9,9 +9,14 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::voice::{connect, heard, talk, voice_channel, wait};
 use common::{dispatch, recv};
+use discord_client::voice::VoiceEvent;
+use discord_proto::Snowflake;
+use discord_proto::gateway::{ClientCommand, UpdateVoiceState};
 use futures::SinkExt;
 use reference_server::{Config, RunningServer, Server};
 use serde_json::json;
@@ -68,6 +73,16 @@ async fn urls() -> Option<(String, String)> {
 }
 
 async fn node(name: &str, pg: &str, redis: &str, dir: &std::path::Path) -> RunningServer {
+    node_with(name, pg, redis, dir, |_| {}).await
+}
+
+async fn node_with(
+    name: &str,
+    pg: &str,
+    redis: &str,
+    dir: &std::path::Path,
+    tune: impl FnOnce(&mut Config),
+) -> RunningServer {
     let mut c = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.join(name),
@@ -79,6 +94,7 @@ async fn node(name: &str, pg: &str, redis: &str, dir: &std::path::Path) -> Runni
     c.cluster.redis = Some(redis.to_owned());
     c.rate_limits.enabled = false;
     c.drain = Duration::from_secs(3);
+    tune(&mut c);
     Server::bind(c).await.expect("cluster node").spawn()
 }
 
@@ -221,4 +237,154 @@ async fn cluster_mode_puts_message_events_on_kafka() {
     assert_eq!(payload["id"], sent["id"]);
     assert_eq!(payload["content"], "to kafka");
     server.stop().await.unwrap();
+}
+
+/// Two nodes that are both voice nodes: the guild's voice channel lives on
+/// one of them; users whose gateway sessions are on either node are sent
+/// there, hear each other, and a server mute or a leave made through the
+/// other node acts on the media there. Voice states live in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_channels_live_on_one_node_of_the_cluster() {
+    let Some((pg, redis)) = urls().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Ports first: every node's list names every node's endpoint.
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        ports.push(l.local_addr().unwrap().port());
+    }
+    let tag = unique();
+    let ids = [format!("va-{tag}"), format!("vb-{tag}")];
+    let list: Vec<String> = ids
+        .iter()
+        .zip(&ports)
+        .map(|(id, port)| format!("{id}=ws://127.0.0.1:{port}/voice"))
+        .collect();
+    let mut nodes = Vec::new();
+    for (i, name) in ["a", "b"].into_iter().enumerate() {
+        let (id, port, list) = (ids[i].clone(), ports[i], list.clone());
+        let secret = format!("voice secret {tag} shared");
+        nodes.push(
+            node_with(name, &pg, &redis, dir.path(), move |c| {
+                c.node_id = id;
+                c.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+                c.voice_nodes = list
+                    .iter()
+                    .map(|n| discord_voice::VoiceNode::parse(n).unwrap())
+                    .collect();
+                c.voice_secret = Some(secret);
+            })
+            .await,
+        );
+    }
+    let b = nodes.pop().unwrap();
+    let a = nodes.pop().unwrap();
+    let (on_a, on_b) = (common::Rest::new(a.url()), common::Rest::new(b.url()));
+
+    let alice = on_a.register(&format!("valice{tag}")).await;
+    let (gid, general) = on_a.guild(&alice, "Cluster voice").await;
+    let bob = on_b.register(&format!("vbob{tag}")).await;
+    let invite = on_a
+        .post(&format!("/channels/{general}/invites"), &alice, json!({}))
+        .await;
+    on_b.post(
+        &format!("/invites/{}", invite["code"].as_str().unwrap()),
+        &bob,
+        json!({}),
+    )
+    .await;
+    let guild = Snowflake::new(gid.parse().unwrap());
+    let channel = voice_channel(&on_a, &gid, &alice).await;
+    let host = a.state.voice.node_for(channel, None).clone();
+    assert_eq!(&host, b.state.voice.node_for(channel, None));
+    let (host_node, other_rest) = if host.id == ids[0] {
+        (&a, &on_a)
+    } else {
+        (&b, &on_b)
+    };
+
+    // Alice's gateway session is on A, Bob's on B.
+    let gw = |r: &common::Rest, token: &str| {
+        let (r, token) = (r.clone(), token.to_owned());
+        async move {
+            r.get("/gateway", &token).await["url"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let mut alice_gw = connect(&gw(&on_a, &alice).await, alice.clone()).await;
+    let mut bob_gw = connect(&gw(&on_b, &bob).await, bob.clone()).await;
+    let (alice_voice, mut alice_events) = alice_gw.join_voice(guild, channel).await;
+    let (bob_voice, mut bob_events) = bob_gw.join_voice(guild, channel).await;
+    assert_eq!(
+        alice_gw.voice_endpoint.as_deref(),
+        Some(host.endpoint.as_str())
+    );
+    assert_eq!(
+        bob_gw.voice_endpoint.as_deref(),
+        Some(host.endpoint.as_str())
+    );
+    assert_eq!(host_node.state.voice.sfu().participant_count(), 2);
+
+    assert!(heard(&alice_voice, &mut bob_events, alice_gw.user_id, 0xA1).await);
+    assert!(heard(&bob_voice, &mut alice_events, bob_gw.user_id, 0xB1).await);
+
+    // The owner server-mutes Bob through the node that does not host the
+    // channel: the host drops his audio.
+    let stats = host_node.state.voice.sfu().stats();
+    let dropped = stats.dropped_muted.load(Ordering::Relaxed);
+    other_rest
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/guilds/{gid}/members/{}", bob_gw.user_id),
+            Some(&alice),
+            json!({"mute": true}),
+        )
+        .await;
+    alice_gw.voice_state(bob_gw.user_id, |s| s.mute).await;
+    let talk = talk(&bob_voice, 0xB2, 400);
+    let dropping = async {
+        while stats.dropped_muted.load(Ordering::Relaxed) < dropped + 10 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::select! {
+        _ = talk => panic!("the host never dropped the muted audio"),
+        _ = dropping => {}
+    }
+
+    // Bob leaves with op 4 on B: Alice hears of it at the host, and
+    // Bob's media ends with 4014.
+    bob_gw.shard.send(ClientCommand::VoiceStateUpdate(Box::new(
+        UpdateVoiceState {
+            guild_id: guild,
+            channel_id: None,
+            self_mute: false,
+            self_deaf: false,
+        },
+    )));
+    wait(
+        &mut alice_events,
+        "Bob's disconnect",
+        |e| matches!(e, VoiceEvent::ClientDisconnect(u) if *u == bob_gw.user_id),
+    )
+    .await;
+    wait(&mut bob_events, "close 4014", |e| {
+        matches!(e, VoiceEvent::Closed { code: Some(4014) })
+    })
+    .await;
+    assert!(
+        a.state
+            .voice
+            .voice_state(guild, bob_gw.user_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop((alice_voice, bob_voice, alice_gw, bob_gw));
+    b.stop().await.unwrap();
+    a.stop().await.unwrap();
 }

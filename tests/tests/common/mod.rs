@@ -2,6 +2,8 @@
 //! success, and a raw gateway reader.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod voice;
+
 use std::time::Duration;
 
 use futures::StreamExt;
