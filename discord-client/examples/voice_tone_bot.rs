@@ -10,7 +10,8 @@ use std::time::Duration;
 use discord_client::RestClient;
 use discord_client::gateway::{SessionConfig, Shard, ShardEvent};
 use discord_client::voice::{
-    FRAME_SAMPLES, OpusEncoder, VoiceConnection, VoiceOptions, join_voice, leave_voice, tone,
+    AudioLevel, FRAME_SAMPLES, OpusEncoder, VoiceConnection, VoiceOptions, join_voice, leave_voice,
+    tone,
 };
 use discord_proto::Snowflake;
 use discord_proto::gateway::{DispatchEvent, Intents};
@@ -54,8 +55,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut every = tokio::time::interval(Duration::from_millis(20));
     for frame in tone(440.0, 0.3).take((seconds * 50) as usize) {
         every.tick().await;
+        // The level lets the server show the bot speaking (RFC 6464).
+        let level = AudioLevel::of_pcm(&frame);
         voice
-            .send_audio(encoder.encode(&frame)?, FRAME_SAMPLES as u32)
+            .send_audio_with_level(encoder.encode(&frame)?, FRAME_SAMPLES as u32, level)
             .await?;
     }
 

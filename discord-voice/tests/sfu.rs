@@ -299,3 +299,59 @@ async fn moving_channels_ends_the_old_connection_and_grants_a_new_one() {
     assert_eq!(conn.ready().channel_id, OTHER_CHANNEL);
     assert_eq!(voice.sfu().participant_count(), 1);
 }
+
+/// With RFC 6464 audio levels negotiated, speaking follows the levels,
+/// not the frame sizes: loud-sized frames marked silent do not light the
+/// indicator, tiny frames marked loud do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaking_follows_audio_levels() {
+    use discord_client::voice::AudioLevel;
+    let voice = node(0).await;
+    let a = join(&voice, A, false).await;
+    let mut b = join(&voice, B, false).await;
+    let silent = AudioLevel {
+        voice: false,
+        level: 127,
+    };
+    let loud = AudioLevel {
+        voice: true,
+        level: 20,
+    };
+    let send = |tag: u8, len: usize, level: AudioLevel, count: usize| {
+        let conn = &a.conn;
+        async move {
+            for _ in 0..count {
+                conn.send_audio_with_level(bytes::Bytes::from(vec![tag; len]), 960, level)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // Big frames marked silent reach B, and A is never shown speaking.
+    let heard = tokio::select! {
+        _ = send(0xC1, 40, silent, 500) => false,
+        _ = b.wait_audio(a.user, 0xC1) => true,
+    };
+    assert!(heard, "B never heard A");
+    send(0xC1, 40, silent, 10).await;
+    let mut events = b.seen.clone();
+    events.extend(b.drain());
+    assert!(
+        !events.iter().any(
+            |e| matches!(e, VoiceEvent::Speaking { user_id, speaking: true } if *user_id == a.user)
+        ),
+        "frames marked silent lit the speaking indicator"
+    );
+    // Frames of two bytes (silence by size) marked loud light it.
+    let lit = tokio::select! {
+        _ = send(0xC2, 2, loud, 500) => false,
+        _ = b.wait_for("A speaking", |e| {
+            matches!(e, VoiceEvent::Speaking { user_id, speaking: true } if *user_id == a.user)
+        }) => true,
+    };
+    assert!(
+        lit,
+        "frames marked loud did not light the speaking indicator"
+    );
+}

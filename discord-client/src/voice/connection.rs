@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
 use super::peer;
 use crate::error::{ClientError, Result};
-use discord_proto::voice::media::{self, is_keyframe_request};
+use discord_proto::voice::media::{self, AudioLevel, is_keyframe_request};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -118,6 +118,8 @@ pub enum VoiceEvent {
 }
 
 struct Outgoing {
+    /// The negotiated RFC 6464 audio level extension ID (0: none).
+    level_id: AtomicU8,
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     seq: AtomicU16,
@@ -133,6 +135,7 @@ impl Outgoing {
             "video"
         };
         Outgoing {
+            level_id: AtomicU8::new(0),
             track: Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
                 "bot".into(),
                 format!("bot-{name}"),
@@ -155,7 +158,17 @@ impl Outgoing {
     }
 
     async fn send(&self, payload: Bytes, ticks: u32, marker: bool) -> Result<()> {
-        let packet = rtp::Packet {
+        self.send_with_level(payload, ticks, marker, None).await
+    }
+
+    async fn send_with_level(
+        &self,
+        payload: Bytes,
+        ticks: u32,
+        marker: bool,
+        level: Option<AudioLevel>,
+    ) -> Result<()> {
+        let mut packet = rtp::Packet {
             header: rtp::header::Header {
                 version: 2,
                 marker,
@@ -167,6 +180,15 @@ impl Outgoing {
             },
             payload,
         };
+        let id = self.level_id.load(Ordering::Relaxed);
+        if let Some(level) = level
+            && id != 0
+        {
+            packet
+                .header
+                .set_extension(id, Bytes::copy_from_slice(&[level.to_byte()]))
+                .map_err(voice_error)?;
+        }
         self.timestamp.fetch_add(ticks, Ordering::Relaxed);
         self.track
             .write_rtp(packet)
@@ -319,6 +341,8 @@ impl VoiceConnection {
                     kind: SdpKind::Answer,
                     sdp,
                 }) => {
+                    let level_id = media::extmap_id(&sdp, media::AUDIO_LEVEL_URI).unwrap_or(0);
+                    audio.level_id.store(level_id, Ordering::Relaxed);
                     let answer = RTCSessionDescription::answer(sdp).map_err(voice_error)?;
                     peer.pc
                         .set_remote_description(answer)
@@ -376,6 +400,20 @@ impl VoiceConnection {
     /// (960 for 20 ms).
     pub async fn send_audio(&self, opus_frame: Bytes, samples: u32) -> Result<()> {
         self.audio.send(opus_frame, samples, false).await
+    }
+
+    /// [`VoiceConnection::send_audio`] with the frame's audio level (RFC
+    /// 6464; [`AudioLevel::of_pcm`] measures it), which the voice server
+    /// uses for speaking indicators when the connection negotiated it.
+    pub async fn send_audio_with_level(
+        &self,
+        opus_frame: Bytes,
+        samples: u32,
+        level: AudioLevel,
+    ) -> Result<()> {
+        self.audio
+            .send_with_level(opus_frame, samples, false, Some(level))
+            .await
     }
 
     /// Sends one RTP payload of VP8 video; `frame_end` marks the last

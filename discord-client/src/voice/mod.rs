@@ -20,6 +20,7 @@ mod opus;
 mod peer;
 
 pub use connection::{MediaKind, VoiceConnection, VoiceEvent, VoiceOptions, VoiceServerInfo};
+pub use discord_proto::voice::media::AudioLevel;
 pub use join::{join_voice, leave_voice};
 pub use opus::{FRAME_LEN, FRAME_SAMPLES, OpusDecoder, OpusEncoder, tone, zero_crossing_frequency};
 pub use rtc::rtp::Packet as RtpPacket;

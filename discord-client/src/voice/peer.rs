@@ -45,6 +45,7 @@ pub(crate) struct Peer {
 pub(crate) async fn build(ip: std::net::IpAddr) -> Result<Peer, Error> {
     let mut engine = MediaEngine::default();
     engine.register_default_codecs()?;
+    discord_proto::voice::media::register_audio_level(&mut engine)?;
     let registry = register_default_interceptors(Registry::new(), &mut engine)?
         .with(Slot::from(14_000), KeyframeRequests::default());
     let (gathered_tx, gathered) = watch::channel(false);

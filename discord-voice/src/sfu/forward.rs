@@ -28,7 +28,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::Participant;
 use super::participant::SharedFlags;
-use discord_proto::voice::media::{self, is_keyframe_request};
+use discord_proto::voice::media::{self, AudioLevel, is_keyframe_request};
 
 /// Packets queued per receiver before the oldest are dropped.
 const SINK_QUEUE: usize = 512;
@@ -185,6 +185,21 @@ fn default_codec(kind: RtpCodecKind) -> RTCRtpCodec {
     }
 }
 
+/// Whether an audio packet holds speech: by its RFC 6464 audio level when
+/// the client sends one (under extension `level_id`), else by its size
+/// (Opus silence and DTX frames are a few bytes).
+fn voiced(packet: &rtp::Packet, level_id: u8) -> bool {
+    if level_id != 0
+        && let Some(level) = packet
+            .header
+            .get_extension(level_id)
+            .and_then(|e| AudioLevel::parse(&e))
+    {
+        return level.is_speech();
+    }
+    packet.payload.len() > SILENT_OPUS_BYTES
+}
+
 /// Whether the participant is speaking, from its audio packets.
 struct Speaking {
     since_voiced: Option<Instant>,
@@ -202,6 +217,7 @@ pub(crate) async fn run(participant: Weak<Participant>, track: Arc<dyn TrackRemo
     let kind = track.kind().await;
     let hangover = room.hangover;
     let (user_id, flags) = (p.user_id, p.flags.clone());
+    let level_id = p.audio_level_id.clone();
     drop(p);
     let mut published: Option<Arc<Published>> = None;
     let mut speaking = Speaking {
@@ -252,7 +268,7 @@ pub(crate) async fn run(participant: Weak<Participant>, track: Arc<dyn TrackRemo
                         room.stats.dropped_muted.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    if packet.payload.len() > SILENT_OPUS_BYTES {
+                    if voiced(&packet, level_id.load(Ordering::Relaxed)) {
                         if speaking.since_voiced.is_none() {
                             room.broadcast(
                                 user_id,

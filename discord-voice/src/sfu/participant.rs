@@ -7,14 +7,14 @@
 //! is out are sent in the next one, after the client's answer.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use discord_proto::Snowflake;
 use discord_proto::model::VoiceState;
-use discord_proto::voice::{IceCandidate, SdpData, SdpKind, VoicePayload};
+use discord_proto::voice::{IceCandidate, SdpData, SdpKind, VoicePayload, media};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -104,6 +104,9 @@ pub(crate) struct Participant {
     /// Senders of the tracks this participant receives, by published-track id.
     pub(crate) receiving: Mutex<HashMap<u64, Arc<dyn RtpSender>>>,
     pub(crate) closed: AtomicBool,
+    /// The RTP header extension ID the client's audio levels (RFC 6464)
+    /// arrive under; 0 when it sends none.
+    pub(crate) audio_level_id: Arc<AtomicU8>,
 }
 
 impl std::fmt::Debug for Participant {
@@ -146,6 +149,7 @@ impl PeerConnectionEventHandler for Handler {
 fn media() -> Result<(MediaEngine, Registry)> {
     let mut engine = MediaEngine::default();
     engine.register_default_codecs()?;
+    discord_proto::voice::media::register_audio_level(&mut engine)?;
     let registry = register_default_interceptors(Registry::new(), &mut engine)?;
     let registry = registry.with(
         rtc::interceptor::Slot::from(14_000),
@@ -189,6 +193,7 @@ impl Participant {
             gathered,
             receiving: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
+            audio_level_id: Arc::new(AtomicU8::new(0)),
         });
         let _ = handler.participant.set(Arc::downgrade(&participant));
         Ok(participant)
@@ -264,6 +269,8 @@ impl Participant {
                 .local_description()
                 .await
                 .ok_or_else(|| VoiceError::BadSdp("no local description".into()))?;
+            let level_id = media::extmap_id(&answer.sdp, media::AUDIO_LEVEL_URI).unwrap_or(0);
+            self.audio_level_id.store(level_id, Ordering::Relaxed);
             self.send(Outbound::Payload(VoicePayload::SessionDescription(
                 SdpData {
                     kind: SdpKind::Answer,
