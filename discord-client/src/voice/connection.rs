@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,19 +13,16 @@ use discord_proto::voice::{
     VoiceReady,
 };
 use futures::{SinkExt, StreamExt};
-use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
+use super::outgoing::Outgoing;
 use super::peer;
 use crate::error::{ClientError, Result};
 use discord_proto::voice::media::{self, AudioLevel, is_keyframe_request};
@@ -115,86 +112,6 @@ pub enum VoiceEvent {
         /// The close code, if one came.
         code: Option<u16>,
     },
-}
-
-struct Outgoing {
-    /// The negotiated RFC 6464 audio level extension ID (0: none).
-    level_id: AtomicU8,
-    track: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
-    seq: AtomicU16,
-    timestamp: AtomicU32,
-    payload_type: u8,
-}
-
-impl Outgoing {
-    fn new(kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec, payload_type: u8) -> Outgoing {
-        let name = if kind == RtpCodecKind::Audio {
-            "audio"
-        } else {
-            "video"
-        };
-        Outgoing {
-            level_id: AtomicU8::new(0),
-            track: Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-                "bot".into(),
-                format!("bot-{name}"),
-                format!("bot-{name}"),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec,
-                    ..Default::default()
-                }],
-            ))),
-            ssrc,
-            seq: AtomicU16::new(rand::random()),
-            timestamp: AtomicU32::new(rand::random()),
-            payload_type,
-        }
-    }
-
-    async fn send(&self, payload: Bytes, ticks: u32, marker: bool) -> Result<()> {
-        self.send_with_level(payload, ticks, marker, None).await
-    }
-
-    async fn send_with_level(
-        &self,
-        payload: Bytes,
-        ticks: u32,
-        marker: bool,
-        level: Option<AudioLevel>,
-    ) -> Result<()> {
-        let mut packet = rtp::Packet {
-            header: rtp::header::Header {
-                version: 2,
-                marker,
-                payload_type: self.payload_type,
-                sequence_number: self.seq.fetch_add(1, Ordering::Relaxed),
-                timestamp: self.timestamp.load(Ordering::Relaxed),
-                ssrc: self.ssrc,
-                ..Default::default()
-            },
-            payload,
-        };
-        let id = self.level_id.load(Ordering::Relaxed);
-        if let Some(level) = level
-            && id != 0
-        {
-            packet
-                .header
-                .set_extension(id, Bytes::copy_from_slice(&[level.to_byte()]))
-                .map_err(voice_error)?;
-        }
-        self.timestamp.fetch_add(ticks, Ordering::Relaxed);
-        self.track
-            .write_rtp(packet)
-            .await
-            .map_err(|e| ClientError::Voice(e.to_string()))
-    }
 }
 
 /// A connection to a voice channel. Dropping it leaves the media session;

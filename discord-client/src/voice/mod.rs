@@ -17,6 +17,7 @@
 mod connection;
 mod join;
 mod opus;
+mod outgoing;
 mod peer;
 
 pub use connection::{MediaKind, VoiceConnection, VoiceEvent, VoiceOptions, VoiceServerInfo};
