@@ -57,6 +57,12 @@ async fn concurrent_inserts() {
 }
 
 #[tokio::test]
+async fn concurrent_nonce_retries() {
+    let (s, _d) = sqlite().await;
+    suite::messages::concurrent_nonce_retries(Arc::new(s)).await;
+}
+
+#[tokio::test]
 async fn reactions() {
     let (s, _d) = sqlite().await;
     suite::messages::reactions(&s).await;

@@ -71,6 +71,9 @@ mod pg {
     pg_test!(concurrent_inserts, |s: SqlStore| async move {
         suite::messages::concurrent_inserts(Arc::new(s)).await
     });
+    pg_test!(concurrent_nonce_retries, |s: SqlStore| async move {
+        suite::messages::concurrent_nonce_retries(Arc::new(s)).await
+    });
     pg_test!(reactions, |s: SqlStore| async move {
         suite::messages::reactions(&s).await
     });

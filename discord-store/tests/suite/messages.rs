@@ -348,6 +348,52 @@ pub async fn concurrent_inserts(store: Arc<dyn MessageStore>) {
     );
 }
 
+/// Retries of one message racing each other (the same nonce, sent 16 times
+/// at once beside 16 other messages): exactly one is stored and every retry
+/// answers with it.
+pub async fn concurrent_nonce_retries(store: Arc<dyn MessageStore>) {
+    let channel = Snowflake::new(namespace());
+    let ids = Arc::new(Generator::new(1, 2).unwrap());
+    let mut tasks = Vec::new();
+    for t in 0..32u64 {
+        let store = Arc::clone(&store);
+        let mut m = msg(channel, ids.next_id(), 5, &format!("try {t}"));
+        m.nonce = Some(if t % 2 == 0 {
+            "same".into()
+        } else {
+            format!("n{t}")
+        });
+        tasks.push(tokio::spawn(async move {
+            let outcome = store.insert(&m).await.unwrap();
+            (m, outcome)
+        }));
+    }
+    let mut stored = Vec::new();
+    let mut duplicates = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (m, InsertOutcome::Inserted) => stored.push(m),
+            (m, InsertOutcome::Duplicate(first)) => duplicates.push((m, *first)),
+        }
+    }
+    let same: Vec<&MessageRecord> = stored
+        .iter()
+        .filter(|m| m.nonce.as_deref() == Some("same"))
+        .collect();
+    assert_eq!(same.len(), 1, "one of the racing retries is stored");
+    assert_eq!(stored.len(), 17);
+    assert_eq!(duplicates.len(), 15);
+    for (retry, first) in &duplicates {
+        assert_eq!(retry.nonce.as_deref(), Some("same"));
+        assert_eq!(first, same[0], "every retry answers with the stored one");
+    }
+    let page = store
+        .history(channel, q(HistoryAnchor::Latest, 100))
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 17);
+}
+
 fn ids_of(page: &[MessageRecord]) -> Vec<Snowflake> {
     ids(page)
 }

@@ -25,7 +25,7 @@ impl EventBus for SqlStore {
             // two never contend for the one write lock.
             let (done, answer) = tokio::sync::oneshot::channel();
             writer
-                .send(super::messages::WriteJob::Publish(event.clone(), done))
+                .send(super::group_commit::WriteJob::Publish(event.clone(), done))
                 .await
                 .map_err(|_| {
                     crate::StoreError::Unavailable("the SQLite writer task stopped".into())

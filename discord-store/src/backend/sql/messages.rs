@@ -8,12 +8,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use discord_snowflake::TimeBuckets;
-use sqlx::{AnyConnection, AnyPool};
-use tokio::sync::{Notify, mpsc, oneshot};
+use sqlx::AnyConnection;
+use tokio::sync::oneshot;
 
 use crate::event_bus::BusEvent;
 
@@ -40,7 +38,7 @@ const BATCH_ROWS: usize = 100;
 /// `INSERT INTO messages (...) VALUES ($1, ..., $8), ($9, ...), ...` for `n`
 /// rows (`?` placeholders on SQLite). Only numbers are interpolated, so the
 /// text is safe.
-fn multi_row_insert(n: usize, engine: Engine) -> String {
+pub(super) fn multi_row_insert(n: usize, engine: Engine) -> String {
     let mut sql = String::from(
         "INSERT INTO messages (id, channel_id, bucket, author_id, nonce, content, edited_at, data) VALUES ",
     );
@@ -100,58 +98,70 @@ fn data_json(m: &MessageRecord) -> Result<String> {
     })?)
 }
 
+/// Binds one message row's eight columns, in `multi_row_insert`'s order.
+pub(super) fn bind_message<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    buckets: TimeBuckets,
+    m: &'q MessageRecord,
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>> {
+    Ok(q.bind(db_id(m.id))
+        .bind(db_id(m.channel_id))
+        .bind(i64::from(buckets.bucket_of(m.id)))
+        .bind(db_id(m.author_id))
+        .bind(m.nonce.as_deref())
+        .bind(m.content.as_str())
+        .bind(m.edited_at.map(Timestamp::unix_micros))
+        .bind(data_json(m)?))
+}
+
 /// Inserts one message on `conn`; a nonce already used by the author in
 /// the channel yields the first message instead.
-async fn insert_on(
+pub(super) async fn insert_on(
     conn: &mut AnyConnection,
     buckets: TimeBuckets,
     m: &MessageRecord,
 ) -> Result<InsertOutcome> {
-    let data = data_json(m)?;
-    let inserted = sqlx::query(
-        "INSERT INTO messages (id, channel_id, bucket, author_id, nonce, content, edited_at, data)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(db_id(m.id))
-    .bind(db_id(m.channel_id))
-    .bind(i64::from(buckets.bucket_of(m.id)))
-    .bind(db_id(m.author_id))
-    .bind(m.nonce.as_deref())
-    .bind(&m.content)
-    .bind(m.edited_at.map(Timestamp::unix_micros))
-    .bind(data)
+    let inserted = bind_message(
+        sqlx::query(
+            "INSERT INTO messages (id, channel_id, bucket, author_id, nonce, content, edited_at, data)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        ),
+        buckets,
+        m,
+    )?
     .execute(&mut *conn)
     .await;
     match inserted {
         Ok(_) => Ok(InsertOutcome::Inserted),
         Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            let conflict = || StoreError::Conflict(format!("message {} already exists", m.id));
-            let Some(nonce) = m.nonce.as_deref() else {
-                return Err(conflict());
-            };
-            let row = sqlx::query(select_messages!(
-                "WHERE channel_id = $1 AND author_id = $2 AND nonce = $3"
-            ))
-            .bind(db_id(m.channel_id))
-            .bind(db_id(m.author_id))
-            .bind(nonce)
-            .fetch_optional(&mut *conn)
-            .await?;
-            match row {
-                Some(row) => Ok(InsertOutcome::Duplicate(Box::new(row_to_record(&row)?))),
-                None => Err(conflict()),
-            }
+            resolve_conflict(conn, m).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// A write waiting for its commit: a message insert or a bus event.
-pub(super) enum WriteJob {
-    /// A message insert.
-    Insert(Box<MessageRecord>, oneshot::Sender<Result<InsertOutcome>>),
-    /// An event-bus append.
-    Publish(BusEvent, oneshot::Sender<Result<()>>),
+/// The answer for a message whose row was not stored because of a unique
+/// key: the earlier message with its nonce, or a conflict on its ID.
+pub(super) async fn resolve_conflict(
+    conn: &mut AnyConnection,
+    m: &MessageRecord,
+) -> Result<InsertOutcome> {
+    let conflict = || StoreError::Conflict(format!("message {} already exists", m.id));
+    let Some(nonce) = m.nonce.as_deref() else {
+        return Err(conflict());
+    };
+    let row = sqlx::query(select_messages!(
+        "WHERE channel_id = $1 AND author_id = $2 AND nonce = $3"
+    ))
+    .bind(db_id(m.channel_id))
+    .bind(db_id(m.author_id))
+    .bind(nonce)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => Ok(InsertOutcome::Duplicate(Box::new(row_to_record(&row)?))),
+        None => Err(conflict()),
+    }
 }
 
 /// Appends a bus event on `conn`.
@@ -163,100 +173,6 @@ pub(super) async fn publish_on(conn: &mut AnyConnection, event: &BusEvent) -> Re
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// Group commit for SQLite: takes every write waiting (up to 512 message
-/// inserts and bus events, in arrival order), writes them in one
-/// transaction and answers each after the commit. SQLite has one writer at
-/// a time, so this turns many small commits contending for the lock into
-/// few large ones; nothing is acknowledged before it is durable.
-pub(super) async fn group_commit_writer(
-    pool: AnyPool,
-    buckets: TimeBuckets,
-    bus_notify: Arc<Notify>,
-    mut jobs: mpsc::Receiver<WriteJob>,
-) {
-    let mut batch: Vec<WriteJob> = Vec::with_capacity(512);
-    // Checkpoint the WAL in the background every second, on another
-    // connection (so on another of sqlx's SQLite threads): writers then rarely
-    // reach the auto-checkpoint threshold and stall on it inline.
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let checkpointing = Arc::new(AtomicBool::new(false));
-    loop {
-        tokio::select! {
-            received = jobs.recv_many(&mut batch, 512) => {
-                if received == 0 {
-                    return;
-                }
-            }
-            _ = tick.tick() => {
-                if !checkpointing.swap(true, Ordering::AcqRel) {
-                    let pool = pool.clone();
-                    let flag = Arc::clone(&checkpointing);
-                    tokio::spawn(async move {
-                        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-                            tracing::warn!(error = %e, "background WAL checkpoint failed");
-                        }
-                        flag.store(false, Ordering::Release);
-                    });
-                }
-                continue;
-            }
-        }
-        let mut inserts = Vec::with_capacity(batch.len());
-        let committed: Result<()> = async {
-            let mut tx = pool.begin().await?;
-            for job in &batch {
-                match job {
-                    WriteJob::Insert(m, _) => inserts.push(insert_on(&mut tx, buckets, m).await),
-                    // A failed append fails the whole batch: the bus must
-                    // not skip an event that others after it made.
-                    WriteJob::Publish(e, _) => publish_on(&mut tx, e).await?,
-                }
-            }
-            tx.commit().await?;
-            Ok(())
-        }
-        .await;
-        match committed {
-            Ok(()) => {
-                let mut inserts = inserts.into_iter();
-                let mut published = false;
-                for job in batch.drain(..) {
-                    match job {
-                        WriteJob::Insert(_, done) => {
-                            let outcome = inserts.next().unwrap_or_else(|| {
-                                Err(StoreError::Backend("group commit lost an outcome".into()))
-                            });
-                            let _ = done.send(outcome);
-                        }
-                        WriteJob::Publish(_, done) => {
-                            published = true;
-                            let _ = done.send(Ok(()));
-                        }
-                    }
-                }
-                if published {
-                    bus_notify.notify_waiters();
-                }
-            }
-            Err(e) => {
-                let text = e.to_string();
-                let fail = || StoreError::Unavailable(format!("commit failed: {text}").into());
-                for job in batch.drain(..) {
-                    match job {
-                        WriteJob::Insert(_, done) => {
-                            let _ = done.send(Err(fail()));
-                        }
-                        WriteJob::Publish(_, done) => {
-                            let _ = done.send(Err(fail()));
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 impl SqlStore {
@@ -284,7 +200,10 @@ impl MessageStore for SqlStore {
             // after the transaction holding it committed.
             let (done, wait) = oneshot::channel();
             writer
-                .send(WriteJob::Insert(Box::new(message.clone()), done))
+                .send(super::group_commit::WriteJob::Insert(
+                    Box::new(message.clone()),
+                    done,
+                ))
                 .await
                 .map_err(|_| StoreError::Unavailable("the SQLite writer task stopped".into()))?;
             return wait
@@ -304,15 +223,7 @@ impl MessageStore for SqlStore {
                 self.engine,
             )));
             for m in chunk {
-                q = q
-                    .bind(db_id(m.id))
-                    .bind(db_id(m.channel_id))
-                    .bind(i64::from(self.buckets.bucket_of(m.id)))
-                    .bind(db_id(m.author_id))
-                    .bind(m.nonce.as_deref())
-                    .bind(m.content.as_str())
-                    .bind(m.edited_at.map(Timestamp::unix_micros))
-                    .bind(data_json(m)?);
+                q = bind_message(q, self.buckets, m)?;
             }
             q.execute(&mut *tx).await?;
         }

@@ -9,6 +9,7 @@
 //! chosen by [`Engine`].
 
 mod event_bus;
+mod group_commit;
 mod guild;
 mod messages;
 
@@ -53,7 +54,7 @@ pub struct SqlStore {
     buckets: TimeBuckets,
     bus_notify: Arc<Notify>,
     /// SQLite's group-commit writer for message inserts and bus events.
-    writer: Option<tokio::sync::mpsc::Sender<messages::WriteJob>>,
+    writer: Option<tokio::sync::mpsc::Sender<group_commit::WriteJob>>,
 }
 
 impl SqlStore {
@@ -135,7 +136,7 @@ impl SqlStore {
         let bus_notify = Arc::new(Notify::new());
         let writer = (engine == Engine::Sqlite).then(|| {
             let (tx, rx) = tokio::sync::mpsc::channel(4096);
-            tokio::spawn(messages::group_commit_writer(
+            tokio::spawn(group_commit::group_commit_writer(
                 pool.clone(),
                 buckets,
                 Arc::clone(&bus_notify),

@@ -1,0 +1,302 @@
+//! SQLite's group-commit writer: the one task that writes message inserts
+//! and bus events. SQLite has one writer at a time, so instead of many
+//! small transactions contending for the lock, the writer takes every write
+//! waiting, stores them with a few multi-row statements in one transaction
+//! and answers each caller after the commit. Nothing is acknowledged before
+//! it is durable.
+//!
+//! Each statement is a round trip to sqlx's SQLite worker thread, so the
+//! writer sends as few as it can: a batch is split into multi-row INSERTs of
+//! power-of-two sizes (a handful of distinct statements, all kept in sqlx's
+//! statement cache), and a batch that fits in one statement runs without
+//! BEGIN/COMMIT (one statement is its own transaction).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use discord_snowflake::TimeBuckets;
+use sqlx::{AnyConnection, AnyPool, Row};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::messages::{bind_message, insert_on, resolve_conflict};
+use super::{Engine, db_id};
+use crate::event_bus::BusEvent;
+use crate::message::{InsertOutcome, MessageRecord};
+use crate::{Result, StoreError};
+
+/// A write waiting for its commit: a message insert or a bus event.
+pub(super) enum WriteJob {
+    /// A message insert.
+    Insert(Box<MessageRecord>, oneshot::Sender<Result<InsertOutcome>>),
+    /// An event-bus append.
+    Publish(BusEvent, oneshot::Sender<Result<()>>),
+}
+
+/// The most writes taken into one transaction.
+const MAX_BATCH: usize = 512;
+
+/// The largest multi-row statement, in rows (a power of two; 8 parameters a
+/// row for messages, far below SQLite's limit of 32,766).
+const MAX_CHUNK: usize = 128;
+
+/// Splits `n` rows into statement sizes, largest first: `MAX_CHUNK`s, then
+/// the binary digits of the rest (37 -> 32, 4, 1).
+fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if n == 0 {
+            return None;
+        }
+        let size = if n >= MAX_CHUNK {
+            MAX_CHUNK
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        n -= size;
+        Some(size)
+    })
+}
+
+/// The multi-row message INSERT for `rows` rows (a power of two up to
+/// `MAX_CHUNK`); rows that conflict are skipped and the stored IDs returned.
+fn insert_sql(rows: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (0..=MAX_CHUNK.trailing_zeros())
+            .map(|p| {
+                let mut sql = super::messages::multi_row_insert(1 << p, Engine::Sqlite);
+                sql.push_str(" ON CONFLICT DO NOTHING RETURNING id");
+                sql
+            })
+            .collect()
+    });
+    &all[rows.trailing_zeros() as usize]
+}
+
+/// The multi-row bus INSERT for `rows` rows (a power of two up to
+/// `MAX_CHUNK`), which keeps the rows' order in the log.
+fn publish_sql(rows: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (0..=MAX_CHUNK.trailing_zeros())
+            .map(|p| {
+                let values = vec!["(?, ?, ?)"; 1 << p].join(", ");
+                format!("INSERT INTO bus_events (channel_id, kind, payload) VALUES {values}")
+            })
+            .collect()
+    });
+    &all[rows.trailing_zeros() as usize]
+}
+
+/// Stores `messages` with one statement and answers for each: inserted, or
+/// (for a nonce its author already used here) the earlier message.
+async fn insert_chunk(
+    conn: &mut AnyConnection,
+    buckets: TimeBuckets,
+    messages: &[&MessageRecord],
+) -> Result<Vec<Result<InsertOutcome>>> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(insert_sql(messages.len())));
+    for m in messages {
+        q = bind_message(q, buckets, m)?;
+    }
+    let stored: HashSet<i64> = q
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut outcomes = Vec::with_capacity(messages.len());
+    for m in messages {
+        outcomes.push(if stored.contains(&db_id(m.id)) {
+            Ok(InsertOutcome::Inserted)
+        } else {
+            resolve_conflict(conn, m).await
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Stores the inserts in `messages`, falling back to one statement a row
+/// for a chunk whose statement failed (so one bad row fails alone).
+async fn insert_all(
+    conn: &mut AnyConnection,
+    buckets: TimeBuckets,
+    messages: &[&MessageRecord],
+) -> Vec<Result<InsertOutcome>> {
+    let mut outcomes = Vec::with_capacity(messages.len());
+    let mut rest = messages;
+    for size in chunk_sizes(messages.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        match insert_chunk(conn, buckets, chunk).await {
+            Ok(answers) => outcomes.extend(answers),
+            Err(_) => {
+                for m in chunk {
+                    outcomes.push(insert_on(conn, buckets, m).await);
+                }
+            }
+        }
+    }
+    outcomes
+}
+
+/// Appends `events` to the bus log in order.
+async fn publish_all(conn: &mut AnyConnection, events: &[&BusEvent]) -> Result<()> {
+    let mut rest = events;
+    for size in chunk_sizes(events.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(publish_sql(size)));
+        for e in chunk {
+            q = q
+                .bind(db_id(e.channel_id))
+                .bind(e.kind.as_str())
+                .bind(e.payload.as_ref());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Writes one batch; `Ok` holds the inserts' outcomes in order and means
+/// everything in the batch is committed.
+async fn write_batch(
+    pool: &AnyPool,
+    buckets: TimeBuckets,
+    batch: &[WriteJob],
+) -> Result<Vec<Result<InsertOutcome>>> {
+    let mut messages = Vec::with_capacity(batch.len());
+    let mut events = Vec::new();
+    for job in batch {
+        match job {
+            WriteJob::Insert(m, _) => messages.push(&**m),
+            WriteJob::Publish(e, _) => events.push(e),
+        }
+    }
+    let mut conn = pool.acquire().await?;
+    if events.is_empty() && messages.len().is_power_of_two() && messages.len() <= MAX_CHUNK {
+        // One statement: its own transaction, committed when it returns.
+        let conn: &mut AnyConnection = &mut conn;
+        return Ok(match insert_chunk(conn, buckets, &messages).await {
+            Ok(outcomes) => outcomes,
+            Err(_) => {
+                let mut outcomes = Vec::with_capacity(messages.len());
+                for m in &messages {
+                    outcomes.push(insert_on(conn, buckets, m).await);
+                }
+                outcomes
+            }
+        });
+    }
+    // Dropped without a commit (an error below), the transaction rolls back.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let outcomes = insert_all(&mut tx, buckets, &messages).await;
+    // A failed append fails the whole batch: the bus must not skip an event
+    // that others after it made.
+    publish_all(&mut tx, &events).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// The writer task: takes up to `MAX_BATCH` waiting writes in arrival
+/// order, writes them in one transaction and answers each after the commit.
+/// It also checkpoints the WAL in the background every second, on another
+/// connection (so on another of sqlx's SQLite threads), so writers rarely
+/// reach the auto-checkpoint threshold and stall on it inline.
+pub(super) async fn group_commit_writer(
+    pool: AnyPool,
+    buckets: TimeBuckets,
+    bus_notify: Arc<Notify>,
+    mut jobs: mpsc::Receiver<WriteJob>,
+) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let checkpointing = Arc::new(AtomicBool::new(false));
+    loop {
+        tokio::select! {
+            received = jobs.recv_many(&mut batch, MAX_BATCH) => {
+                if received == 0 {
+                    return;
+                }
+            }
+            _ = tick.tick() => {
+                if !checkpointing.swap(true, Ordering::AcqRel) {
+                    let pool = pool.clone();
+                    let flag = Arc::clone(&checkpointing);
+                    tokio::spawn(async move {
+                        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                            tracing::warn!(error = %e, "background WAL checkpoint failed");
+                        }
+                        flag.store(false, Ordering::Release);
+                    });
+                }
+                continue;
+            }
+        }
+        match write_batch(&pool, buckets, &batch).await {
+            Ok(outcomes) => {
+                let mut outcomes = outcomes.into_iter();
+                let mut published = false;
+                for job in batch.drain(..) {
+                    match job {
+                        WriteJob::Insert(_, done) => {
+                            let outcome = outcomes.next().unwrap_or_else(|| {
+                                Err(StoreError::Backend("group commit lost an outcome".into()))
+                            });
+                            let _ = done.send(outcome);
+                        }
+                        WriteJob::Publish(_, done) => {
+                            published = true;
+                            let _ = done.send(Ok(()));
+                        }
+                    }
+                }
+                if published {
+                    bus_notify.notify_waiters();
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                let fail = || StoreError::Unavailable(format!("commit failed: {text}").into());
+                for job in batch.drain(..) {
+                    match job {
+                        WriteJob::Insert(_, done) => {
+                            let _ = done.send(Err(fail()));
+                        }
+                        WriteJob::Publish(_, done) => {
+                            let _ = done.send(Err(fail()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_that_add_up() {
+        for n in 0..1000 {
+            let sizes: Vec<usize> = chunk_sizes(n).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}: {sizes:?}");
+            assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= MAX_CHUNK));
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{n}: {sizes:?}");
+        }
+        assert_eq!(chunk_sizes(37).collect::<Vec<_>>(), [32, 4, 1]);
+        assert_eq!(chunk_sizes(300).collect::<Vec<_>>(), [128, 128, 32, 8, 4]);
+    }
+
+    #[test]
+    fn statements_have_one_placeholder_per_parameter() {
+        for p in 0..=MAX_CHUNK.trailing_zeros() {
+            let rows = 1usize << p;
+            assert_eq!(insert_sql(rows).matches('?').count(), rows * 8);
+            assert_eq!(publish_sql(rows).matches('?').count(), rows * 3);
+        }
+    }
+}
