@@ -5,7 +5,6 @@ use discord_proto::Snowflake;
 use discord_proto::model::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use std::collections::HashMap;
 
@@ -74,9 +73,17 @@ macro_rules! select_messages {
     };
 }
 
-fn row_to_record(row: &AnyRow) -> Result<MessageRecord> {
-    let data: String = row.try_get("data")?;
-    let data: Data = serde_json::from_str(&data)?;
+/// A message from a row of `select_messages!`, from either pool (the `Any`
+/// one, or SQLite's native read pool).
+fn row_to_record<R: Row>(row: &R) -> Result<MessageRecord>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    let data: &str = row.try_get("data")?;
+    let data: Data = serde_json::from_str(data)?;
     Ok(MessageRecord {
         id: from_db(row.try_get("id")?),
         channel_id: from_db(row.try_get("channel_id")?),
@@ -176,6 +183,8 @@ pub(super) async fn publish_on(conn: &mut AnyConnection, event: &BusEvent) -> Re
 }
 
 impl SqlStore {
+    /// One page of history: `sql` takes the channel, the anchor if any, and
+    /// the limit. SQLite reads through the native read pool.
     async fn page(
         &self,
         sql: &'static str,
@@ -183,6 +192,14 @@ impl SqlStore {
         anchor: Option<Snowflake>,
         limit: usize,
     ) -> Result<Vec<MessageRecord>> {
+        if let Some(reader) = &self.reader {
+            let mut q = sqlx::query(sql).bind(db_id(channel_id));
+            if let Some(a) = anchor {
+                q = q.bind(db_id(a));
+            }
+            let rows = q.bind(limit as i64).fetch_all(reader).await?;
+            return rows.iter().map(row_to_record).collect();
+        }
         let mut q = sqlx::query(sql).bind(db_id(channel_id));
         if let Some(a) = anchor {
             q = q.bind(db_id(a));
@@ -232,7 +249,16 @@ impl MessageStore for SqlStore {
     }
 
     async fn get(&self, channel_id: Snowflake, id: Snowflake) -> Result<Option<MessageRecord>> {
-        let row = sqlx::query(select_messages!("WHERE id = $1 AND channel_id = $2"))
+        let sql = select_messages!("WHERE id = $1 AND channel_id = $2");
+        if let Some(reader) = &self.reader {
+            let row = sqlx::query(sql)
+                .bind(db_id(id))
+                .bind(db_id(channel_id))
+                .fetch_optional(reader)
+                .await?;
+            return row.as_ref().map(row_to_record).transpose();
+        }
+        let row = sqlx::query(sql)
             .bind(db_id(id))
             .bind(db_id(channel_id))
             .fetch_optional(&self.pool)

@@ -55,6 +55,12 @@ pub struct SqlStore {
     bus_notify: Arc<Notify>,
     /// SQLite's group-commit writer for message inserts and bus events.
     writer: Option<tokio::sync::mpsc::Sender<group_commit::WriteJob>>,
+    /// SQLite's native pool for message reads (history pages, single
+    /// messages): rows arrive without the `Any` layer's conversion, and its
+    /// row buffer holds a whole page, so sqlx's worker thread hands a page
+    /// over without waiting on the reader. `None` on PostgreSQL and for
+    /// in-memory databases (a second pool would open a second database).
+    reader: Option<sqlx::SqlitePool>,
 }
 
 impl SqlStore {
@@ -94,20 +100,17 @@ impl SqlStore {
             )));
         };
         let options: AnyConnectOptions = url.parse()?;
-        let pragmas: &'static str = match durability {
-            Durability::Process => {
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                 PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824; PRAGMA temp_store = MEMORY; \
-                 PRAGMA wal_autocheckpoint = 10000;"
-            }
-            Durability::PowerLoss => {
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                 PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824; PRAGMA temp_store = MEMORY; \
-                 PRAGMA wal_autocheckpoint = 10000;"
-            }
+        let synchronous = match durability {
+            Durability::Process => "NORMAL",
+            Durability::PowerLoss => "FULL",
         };
+        let pragmas: Arc<str> = format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+             PRAGMA cache_size = -65536; PRAGMA mmap_size = {MMAP_SIZE}; \
+             PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 10000;"
+        )
+        .into();
         let pool = AnyPoolOptions::new()
             .max_connections(match engine {
                 Engine::Sqlite => 8,
@@ -116,9 +119,11 @@ impl SqlStore {
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
+                let pragmas = Arc::clone(&pragmas);
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
-                        conn.execute(pragmas).await?;
+                        conn.execute(sqlx::AssertSqlSafe(pragmas.to_string()))
+                            .await?;
                     }
                     Ok(())
                 })
@@ -144,12 +149,19 @@ impl SqlStore {
             ));
             tx
         });
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let reader = if engine == Engine::Sqlite && !in_memory {
+            Some(sqlite_reader(url).await?)
+        } else {
+            None
+        };
         Ok(SqlStore {
             pool,
             engine,
             buckets,
             bus_notify,
             writer,
+            reader,
         })
     }
 
@@ -167,6 +179,29 @@ impl SqlStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// SQLite's memory map per connection, in bytes: reads of mapped pages
+/// are memory accesses instead of `read` calls.
+const MMAP_SIZE: u64 = 1 << 30;
+
+/// SQLite's read pool for messages: the same file, the same cache and
+/// memory-map settings as the main pool, and a row buffer larger than the
+/// largest page (100 rows).
+async fn sqlite_reader(url: &str) -> Result<sqlx::SqlitePool> {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+        .row_buffer_size(128)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-65536")
+        .pragma("mmap_size", MMAP_SIZE.to_string())
+        .pragma("temp_store", "MEMORY");
+    Ok(sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(8)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?)
 }
 
 /// A snowflake as the signed 64-bit integer SQL stores.
