@@ -55,6 +55,9 @@ async fn bench_messages(name: &str, store: Arc<dyn MessageStore>, table_size: u6
 
     // Acknowledged single inserts from concurrent writers (as a server with
     // many clients sending at once).
+    // Three times as many as the lone writer's, so the run lasts long
+    // enough to average out scheduling noise.
+    let concurrent = 3 * n;
     for writers in [8u64, 64] {
         let start = Instant::now();
         let mut tasks = Vec::new();
@@ -62,7 +65,7 @@ async fn bench_messages(name: &str, store: Arc<dyn MessageStore>, table_size: u6
             let store = Arc::clone(&store);
             let ids = Arc::clone(&ids);
             tasks.push(tokio::spawn(async move {
-                for i in 0..n / writers {
+                for i in 0..concurrent / writers {
                     store
                         .insert(&message(&ids, (t * 131 + i) % CHANNELS, i))
                         .await
@@ -76,14 +79,14 @@ async fn bench_messages(name: &str, store: Arc<dyn MessageStore>, table_size: u6
         let secs = start.elapsed().as_secs_f64();
         println!(
             "{name}: single inserts, {writers} writers: {:.0}/s",
-            (n / writers * writers) as f64 / secs
+            (concurrent / writers * writers) as f64 / secs
         );
     }
 
     // Batched inserts, 1000 per batch, each batch one channel's messages
     // (an import or backfill: rows land together at the end of a channel).
     let batch = 1000u64;
-    let mut inserted = 3 * n;
+    let mut inserted = n + 2 * concurrent;
     let local = 200_000u64.min(table_size.saturating_sub(inserted));
     let start = Instant::now();
     for b in 0..local / batch {
