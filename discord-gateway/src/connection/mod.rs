@@ -17,6 +17,7 @@ use discord_proto::model::User;
 use discord_store::presence::PresenceRecord;
 use discord_store::session::SessionRecord;
 use futures::SinkExt;
+use futures::future::Either;
 use tokio::sync::mpsc;
 
 use crate::data::{AuthError, MemberQuery, VoiceSession};
@@ -46,28 +47,29 @@ impl Drop for LiveGuard {
 }
 
 /// Serves one accepted WebSocket until the session ends or moves away.
-pub(crate) async fn run(inner: Arc<Inner>, mut socket: WebSocket, accept: Accept) {
-    inner.live.fetch_add(1, Ordering::AcqRel);
-    let _guard = LiveGuard(Arc::clone(&inner));
+///
+/// Not an `async fn`: the connection is set up before the future is made,
+/// so the future (the task's memory for as long as the session idles) holds
+/// the connection once and its serving loop, not also the arguments it was
+/// built from and the refusal path.
+pub(crate) fn run(
+    inner: Arc<Inner>,
+    socket: WebSocket,
+    accept: Accept,
+) -> impl Future<Output = ()> + Send {
     let compression = match accept {
         Accept::Open(c) => c,
-        Accept::Refuse(code, reason) => {
-            let _ = socket.send(close_message(code, reason)).await;
-            return;
-        }
+        Accept::Refuse(code, reason) => return Either::Left(refuse(socket, code, reason)),
     };
-    let encoder = match compression.map(Encoder::new).transpose() {
-        Ok(e) => e,
-        Err(_) => {
-            let _ = socket
-                .send(close_message(
-                    CloseCode::UnknownError,
-                    "compression unavailable",
-                ))
-                .await;
-            return;
-        }
+    let Ok(encoder) = compression.map(Encoder::new).transpose() else {
+        return Either::Left(refuse(
+            socket,
+            CloseCode::UnknownError,
+            "compression unavailable",
+        ));
     };
+    inner.live.fetch_add(1, Ordering::AcqRel);
+    let guard = LiveGuard(Arc::clone(&inner));
     let conn = inner.next_conn();
     let proto = Protocol::new(Limits::from(&inner.config), Instant::now());
     let mut c = Conn {
@@ -78,7 +80,15 @@ pub(crate) async fn run(inner: Arc<Inner>, mut socket: WebSocket, accept: Accept
         proto,
         live: None,
     };
-    c.serve().await;
+    Either::Right(async move {
+        let _guard = guard;
+        c.serve().await;
+    })
+}
+
+/// Closes a connection refused before its session began.
+async fn refuse(mut socket: WebSocket, code: CloseCode, reason: &'static str) {
+    let _ = socket.send(close_message(code, reason)).await;
 }
 
 /// A session's state once IDENTIFY or RESUME succeeded.
@@ -151,6 +161,10 @@ impl Conn {
     }
 
     /// The connected phase: socket, timers, events and control.
+    ///
+    /// Rare or slow paths (closing, protocol steps, a release) are boxed:
+    /// an idle session's task is as large as this future's largest state,
+    /// so inline they would cost every idle session their size.
     async fn connected(&mut self) -> Ended {
         // One timer for the connection, moved only when the deadline does
         // (registering a new timer per event showed up in profiles).
@@ -170,19 +184,19 @@ impl Conn {
                 biased;
                 input = next_input(&mut self.live) => match input {
                     Input::Control(Control::Release(reply)) => {
-                        self.close(CloseCode::UnknownError, "session resumed on another connection").await;
+                        Box::pin(self.close(CloseCode::UnknownError, "session resumed on another connection")).await;
                         Box::pin(self.release(reply)).await;
                         return Ended::Released;
                     }
                     Input::Control(Control::Overflow) => {
-                        self.close(CloseCode::UnknownError, "too slow: resume to catch up").await;
+                        Box::pin(self.close(CloseCode::UnknownError, "too slow: resume to catch up")).await;
                         return Ended::Detached;
                     }
                     Input::Control(Control::Reconnect) => {
                         let frame = discord_proto::gateway::ServerMessage::Reconnect.encode();
                         let _ = self.send_text(frame).await;
                         let _ = self.flush().await;
-                        self.close(CloseCode::UnknownError, "node shutting down: resume").await;
+                        Box::pin(self.close(CloseCode::UnknownError, "node shutting down: resume")).await;
                         return self.ended_without_socket();
                     }
                     Input::Event(None) => return Ended::Detached,
@@ -210,7 +224,7 @@ impl Conn {
                         Some(Err(e)) => {
                             tracing::debug!(conn = self.conn, "socket error: {e}");
                             // Oversized messages end up here.
-                            self.close(CloseCode::DecodeError, "payload too large or malformed").await;
+                            Box::pin(self.close(CloseCode::DecodeError, "payload too large or malformed")).await;
                             return self.ended_without_socket();
                         }
                         None => {
@@ -219,13 +233,13 @@ impl Conn {
                         }
                     };
                     let step = self.proto.receive(&bytes, Instant::now());
-                    if let Some(end) = self.step(step, true).await {
+                    if let Some(end) = Box::pin(self.step(step, true)).await {
                         return end;
                     }
                 }
                 _ = &mut timer => {
                     let step = self.proto.tick(Instant::now());
-                    if let Some(end) = self.step(step, false).await {
+                    if let Some(end) = Box::pin(self.step(step, false)).await {
                         return end;
                     }
                 }
