@@ -165,17 +165,7 @@ async fn write_batch(
     let mut conn = pool.acquire().await?;
     if events.is_empty() && messages.len() <= MAX_CHUNK {
         // One statement: its own transaction, committed when it returns.
-        let conn: &mut AnyConnection = &mut conn;
-        return Ok(match insert_chunk(conn, buckets, &messages).await {
-            Ok(outcomes) => outcomes,
-            Err(_) => {
-                let mut outcomes = Vec::with_capacity(messages.len());
-                for m in &messages {
-                    outcomes.push(insert_on(conn, buckets, m).await);
-                }
-                outcomes
-            }
-        });
+        return Ok(insert_all(&mut conn, buckets, &messages).await);
     }
     // Dropped without a commit (an error below), the transaction rolls back.
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
