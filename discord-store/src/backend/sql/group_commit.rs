@@ -150,7 +150,7 @@ async fn publish_all(conn: &mut AnyConnection, events: &[&BusEvent]) -> Result<(
 /// Writes one batch; `Ok` holds the inserts' outcomes in order and means
 /// everything in the batch is committed.
 async fn write_batch(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     buckets: TimeBuckets,
     batch: &[WriteJob],
 ) -> Result<Vec<Result<InsertOutcome>>> {
@@ -162,13 +162,12 @@ async fn write_batch(
             WriteJob::Publish(e, _) => events.push(e),
         }
     }
-    let mut conn = pool.acquire().await?;
     if events.is_empty() && messages.len() <= MAX_CHUNK {
         // One statement: its own transaction, committed when it returns.
-        return Ok(insert_all(&mut conn, buckets, &messages).await);
+        return Ok(insert_all(conn, buckets, &messages).await);
     }
     // Dropped without a commit (an error below), the transaction rolls back.
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
     let outcomes = insert_all(&mut tx, buckets, &messages).await;
     // A failed append fails the whole batch: the bus must not skip an event
     // that others after it made.
@@ -192,6 +191,11 @@ pub(super) async fn group_commit_writer(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let checkpointing = Arc::new(AtomicBool::new(false));
+    // The writer's own connection, taken out of the pool: SQLite keeps a
+    // page cache per connection and empties it when another connection
+    // wrote since, so writing every batch on the same connection keeps the
+    // pages it touches cached.
+    let mut writer: Option<AnyConnection> = None;
     loop {
         tokio::select! {
             received = jobs.recv_many(&mut batch, MAX_BATCH) => {
@@ -213,7 +217,18 @@ pub(super) async fn group_commit_writer(
                 continue;
             }
         }
-        match write_batch(&pool, buckets, &batch).await {
+        let written = match writer.as_mut() {
+            Some(conn) => write_batch(conn, buckets, &batch).await,
+            None => match pool.acquire().await {
+                Ok(conn) => write_batch(writer.insert(conn.detach()), buckets, &batch).await,
+                Err(e) => Err(e.into()),
+            },
+        };
+        if written.is_err() {
+            // A fresh connection for the next batch, in case this one broke.
+            writer = None;
+        }
+        match written {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
                 let mut published = false;
