@@ -50,6 +50,12 @@ async fn duplicate_id_is_conflict() {
     suite::messages::duplicate_id_is_conflict(&s).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_batch_stores_nothing() {
+    let (s, _d) = sqlite().await;
+    suite::messages::failed_batch_stores_nothing(Arc::new(s)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_inserts() {
     let (s, _d) = sqlite().await;

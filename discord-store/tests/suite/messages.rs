@@ -314,6 +314,35 @@ pub async fn duplicate_id_is_conflict(store: &dyn MessageStore) {
     );
 }
 
+/// A batch holding an ID that is already stored fails as a whole: none of
+/// its rows are stored, and a single insert made at the same time is not
+/// affected (SQL backends; CQL inserts are upserts).
+pub async fn failed_batch_stores_nothing(store: Arc<dyn MessageStore>) {
+    let channel = Snowflake::new(namespace());
+    store
+        .insert(&msg(channel, id_at(20, 0), 1, "stored"))
+        .await
+        .unwrap();
+    let batch = vec![
+        msg(channel, id_at(21, 0), 1, "a"),
+        msg(channel, id_at(20, 0), 1, "duplicate"),
+        msg(channel, id_at(22, 0), 1, "b"),
+    ];
+    let single = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.insert(&msg(channel, id_at(23, 0), 2, "single")).await })
+    };
+    let err = store.insert_batch(&batch).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(single.await.unwrap().unwrap(), InsertOutcome::Inserted);
+    let page = store
+        .history(channel, q(HistoryAnchor::Latest, 100))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), [id_at(23, 0), id_at(20, 0)]);
+    assert_eq!(page[1].content, "stored");
+}
+
 /// Concurrent inserts from many tasks with one generator: all stored, IDs
 /// unique, history strictly ordered.
 pub async fn concurrent_inserts(store: Arc<dyn MessageStore>) {

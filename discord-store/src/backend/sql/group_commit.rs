@@ -24,7 +24,7 @@ use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::messages::{bind_message, insert_on, resolve_conflict};
+use super::messages::{bind_message, insert_on, insert_rows, resolve_conflict};
 use super::{Engine, db_id};
 use crate::event_bus::BusEvent;
 use crate::message::{InsertOutcome, MessageRecord};
@@ -36,6 +36,8 @@ pub(super) enum WriteJob {
     Insert(Box<MessageRecord>, oneshot::Sender<Result<InsertOutcome>>),
     /// An event-bus append.
     Publish(BusEvent, oneshot::Sender<Result<()>>),
+    /// A batch of messages, stored in one transaction of its own.
+    Batch(Vec<MessageRecord>, oneshot::Sender<Result<()>>),
 }
 
 /// The most writes taken into one transaction.
@@ -160,6 +162,8 @@ async fn write_batch(
         match job {
             WriteJob::Insert(m, _) => messages.push(&**m),
             WriteJob::Publish(e, _) => events.push(e),
+            // Never grouped: the writer gives each its own transaction.
+            WriteJob::Batch(..) => {}
         }
     }
     if events.is_empty() && messages.len() <= MAX_CHUNK {
@@ -177,7 +181,9 @@ async fn write_batch(
 }
 
 /// The writer task: takes up to `MAX_BATCH` waiting writes in arrival
-/// order, writes them in one transaction and answers each after the commit.
+/// order, writes them in one transaction and answers each after the commit
+/// (a batch of messages gets a transaction of its own, in its place in the
+/// order, so its failure fails only it).
 /// It also checkpoints the WAL in the background every second, on another
 /// connection (so on another of sqlx's SQLite threads), so writers rarely
 /// reach the auto-checkpoint threshold and stall on it inline.
@@ -195,7 +201,11 @@ pub(super) async fn group_commit_writer(
     // page cache per connection and empties it when another connection
     // wrote since, so writing every batch on the same connection keeps the
     // pages it touches cached.
-    let mut writer: Option<AnyConnection> = None;
+    let mut writer = Writer {
+        pool: pool.clone(),
+        conn: None,
+        buckets,
+    };
     loop {
         tokio::select! {
             received = jobs.recv_many(&mut batch, MAX_BATCH) => {
@@ -217,22 +227,73 @@ pub(super) async fn group_commit_writer(
                 continue;
             }
         }
-        let written = match writer.as_mut() {
-            Some(conn) => write_batch(conn, buckets, &batch).await,
-            None => match pool.acquire().await {
-                Ok(conn) => write_batch(writer.insert(conn.detach()), buckets, &batch).await,
-                Err(e) => Err(e.into()),
-            },
-        };
-        if written.is_err() {
-            // A fresh connection for the next batch, in case this one broke.
-            writer = None;
+        let mut jobs_left = batch.drain(..).peekable();
+        while let Some(job) = jobs_left.next() {
+            let WriteJob::Batch(rows, done) = job else {
+                // This job and the ones after it up to the next batch of
+                // messages: one group commit.
+                let mut group = vec![job];
+                while let Some(next) = jobs_left.next_if(|j| !matches!(j, WriteJob::Batch(..))) {
+                    group.push(next);
+                }
+                if writer.group(group).await {
+                    bus_notify.notify_waiters();
+                }
+                continue;
+            };
+            let _ = done.send(writer.rows(&rows).await);
         }
-        match written {
+    }
+}
+
+/// The writer's connection and what it writes.
+struct Writer {
+    pool: AnyPool,
+    conn: Option<AnyConnection>,
+    buckets: TimeBuckets,
+}
+
+impl Writer {
+    /// The writer's connection, taken from the pool the first time and
+    /// after an error.
+    async fn conn(&mut self) -> Result<&mut AnyConnection> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?.detach());
+        }
+        Ok(self.conn.as_mut().expect("set above"))
+    }
+
+    /// Drops the connection after a failed write, in case it broke.
+    fn check<T>(&mut self, written: Result<T>) -> Result<T> {
+        if written.is_err() {
+            self.conn = None;
+        }
+        written
+    }
+
+    /// Stores a batch of messages in a transaction of its own.
+    async fn rows(&mut self, rows: &[MessageRecord]) -> Result<()> {
+        let buckets = self.buckets;
+        let written = match self.conn().await {
+            Ok(conn) => insert_rows(conn, Engine::Sqlite, buckets, rows).await,
+            Err(e) => Err(e),
+        };
+        self.check(written)
+    }
+
+    /// Writes single inserts and bus events in one transaction and answers
+    /// each; true if an event was published.
+    async fn group(&mut self, group: Vec<WriteJob>) -> bool {
+        let buckets = self.buckets;
+        let written = match self.conn().await {
+            Ok(conn) => write_batch(conn, buckets, &group).await,
+            Err(e) => Err(e),
+        };
+        match self.check(written) {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
                 let mut published = false;
-                for job in batch.drain(..) {
+                for job in group {
                     match job {
                         WriteJob::Insert(_, done) => {
                             let outcome = outcomes.next().unwrap_or_else(|| {
@@ -244,25 +305,29 @@ pub(super) async fn group_commit_writer(
                             published = true;
                             let _ = done.send(Ok(()));
                         }
+                        WriteJob::Batch(_, done) => {
+                            let _ = done.send(Err(StoreError::Backend(
+                                "a batch reached a group commit".into(),
+                            )));
+                        }
                     }
                 }
-                if published {
-                    bus_notify.notify_waiters();
-                }
+                published
             }
             Err(e) => {
                 let text = e.to_string();
                 let fail = || StoreError::Unavailable(format!("commit failed: {text}").into());
-                for job in batch.drain(..) {
+                for job in group {
                     match job {
                         WriteJob::Insert(_, done) => {
                             let _ = done.send(Err(fail()));
                         }
-                        WriteJob::Publish(_, done) => {
+                        WriteJob::Publish(_, done) | WriteJob::Batch(_, done) => {
                             let _ = done.send(Err(fail()));
                         }
                     }
                 }
+                false
             }
         }
     }

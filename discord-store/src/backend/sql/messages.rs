@@ -209,6 +209,26 @@ impl SqlStore {
     }
 }
 
+/// Stores `messages` in one transaction with multi-row INSERTs of up to
+/// `BATCH_ROWS` rows: all of them, or (on an error) none.
+pub(super) async fn insert_rows(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    buckets: TimeBuckets,
+    messages: &[MessageRecord],
+) -> Result<()> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    for chunk in messages.chunks(BATCH_ROWS) {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(chunk.len(), engine)));
+        for m in chunk {
+            q = bind_message(q, buckets, m)?;
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 #[async_trait]
 impl MessageStore for SqlStore {
     async fn insert(&self, message: &MessageRecord) -> Result<InsertOutcome> {
@@ -232,20 +252,22 @@ impl MessageStore for SqlStore {
     }
 
     async fn insert_batch(&self, messages: &[MessageRecord]) -> Result<()> {
-        // Multi-row INSERTs of up to BATCH_ROWS rows, one transaction.
-        let mut tx = self.pool.begin().await?;
-        for chunk in messages.chunks(BATCH_ROWS) {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(
-                chunk.len(),
-                self.engine,
-            )));
-            for m in chunk {
-                q = bind_message(q, self.buckets, m)?;
-            }
-            q.execute(&mut *tx).await?;
+        if let Some(writer) = &self.writer {
+            // SQLite: on the writer's connection (its page cache stays warm,
+            // and batches do not contend with it for the write lock).
+            let (done, wait) = oneshot::channel();
+            let stopped = || StoreError::Unavailable("the SQLite writer task stopped".into());
+            writer
+                .send(super::group_commit::WriteJob::Batch(
+                    messages.to_vec(),
+                    done,
+                ))
+                .await
+                .map_err(|_| stopped())?;
+            return wait.await.map_err(|_| stopped())?;
         }
-        tx.commit().await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_rows(&mut conn, self.engine, self.buckets, messages).await
     }
 
     async fn get(&self, channel_id: Snowflake, id: Snowflake) -> Result<Option<MessageRecord>> {
