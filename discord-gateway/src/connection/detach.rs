@@ -23,21 +23,11 @@ impl Conn {
         self.inner.released(&live.handle.session_id, reply).await;
     }
 
-    /// Logs every queued and spilled event.
+    /// Logs every queued event.
     pub(super) async fn drain_to_log(&mut self) {
         loop {
-            let next = self.live.as_mut().and_then(|l| l.events.try_recv().ok());
+            let next = self.live.as_ref().and_then(|l| l.handle.try_event());
             let Some(event) = next else { break };
-            if !self.is_duplicate(&event) {
-                self.log(&event.name, &event.data, event.id).await;
-            }
-        }
-        let spill = self
-            .live
-            .as_ref()
-            .map(|l| l.handle.take_spill())
-            .unwrap_or_default();
-        for event in spill {
             if !self.is_duplicate(&event) {
                 self.log(&event.name, &event.data, event.id).await;
             }
@@ -60,7 +50,7 @@ impl Conn {
         }
         let deadline = tokio::time::Instant::now() + self.inner.config.resume_window;
         loop {
-            let Some(live) = self.live.as_mut() else {
+            let Some(live) = self.live.as_ref() else {
                 return;
             };
             let handle = Arc::clone(&live.handle);
@@ -73,15 +63,11 @@ impl Conn {
                     }
                     Control::Overflow | Control::Reconnect => {}
                 },
-                event = live.events.recv() => match event {
-                    Some(event) => {
-                        if !self.is_duplicate(&event) {
-                            self.log(&event.name, &event.data, event.id).await;
-                        }
+                event = handle.next_event() => {
+                    if !self.is_duplicate(&event) {
+                        self.log(&event.name, &event.data, event.id).await;
                     }
-                    None => break,
-                },
-                _ = handle.spilled.notified() => self.drain_to_log().await,
+                }
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }

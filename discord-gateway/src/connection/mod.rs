@@ -18,7 +18,6 @@ use discord_store::presence::PresenceRecord;
 use discord_store::session::SessionRecord;
 use futures::SinkExt;
 use futures::future::Either;
-use tokio::sync::mpsc;
 
 use crate::data::{AuthError, MemberQuery, VoiceSession};
 use crate::gateway::{Accept, Inner, offline};
@@ -94,7 +93,6 @@ async fn refuse(mut socket: WebSocket, code: CloseCode, reason: &'static str) {
 /// A session's state once IDENTIFY or RESUME succeeded.
 struct Live {
     handle: Arc<SessionHandle>,
-    events: mpsc::Receiver<Arc<Prepared>>,
     user: User,
     presence: PresenceRecord,
     /// After a RESUME: IDs of replayed events, so the same events queued
@@ -133,7 +131,7 @@ fn close_message(code: CloseCode, reason: &str) -> Message {
 /// What a live session is told next: control first.
 enum Input {
     Control(Control),
-    Event(Option<Arc<Prepared>>),
+    Event(Arc<Prepared>),
 }
 
 async fn next_input(live: &mut Option<Live>) -> Input {
@@ -141,7 +139,7 @@ async fn next_input(live: &mut Option<Live>) -> Input {
         Some(l) => tokio::select! {
             biased;
             c = l.handle.next_control() => Input::Control(c),
-            e = l.events.recv() => Input::Event(e),
+            e = l.handle.next_event() => Input::Event(e),
         },
         None => std::future::pending().await,
     }
@@ -199,8 +197,7 @@ impl Conn {
                         Box::pin(self.close(CloseCode::UnknownError, "node shutting down: resume")).await;
                         return self.ended_without_socket();
                     }
-                    Input::Event(None) => return Ended::Detached,
-                    Input::Event(Some(event)) => {
+                    Input::Event(event) => {
                         if self.write_events(event).await.is_err() {
                             self.socket = None;
                             return self.ended_without_socket();
@@ -350,13 +347,16 @@ impl Conn {
         shard: Option<[u32; 2]>,
         presence: PresenceRecord,
     ) -> Live {
-        let (etx, events) = mpsc::channel(self.inner.config.outbound_queue);
         let handle = Arc::new(SessionHandle::new(
-            self.conn, session_id, user.id, intents, shard, etx,
+            self.conn,
+            session_id,
+            user.id,
+            intents,
+            shard,
+            self.inner.config.outbound_queue,
         ));
         Live {
             handle,
-            events,
             user,
             presence,
             dedup: HashSet::new(),
@@ -369,8 +369,8 @@ impl Conn {
     async fn write_events(&mut self, first: Arc<Prepared>) -> Result<(), ()> {
         let mut batch = vec![first];
         while batch.len() < BATCH {
-            match self.live.as_mut().map(|l| l.events.try_recv()) {
-                Some(Ok(event)) => batch.push(event),
+            match self.live.as_ref().and_then(|l| l.handle.try_event()) {
+                Some(event) => batch.push(event),
                 _ => break,
             }
         }
@@ -399,7 +399,7 @@ impl Conn {
             self.send_text(frame).await?;
         }
         if let Some(live) = self.live.as_mut()
-            && live.events.is_empty()
+            && live.handle.no_events()
         {
             live.dedup = HashSet::new();
         }

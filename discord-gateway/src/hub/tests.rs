@@ -9,7 +9,7 @@ use discord_store::Topic;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::{Control, Hub, Prepared, SessionHandle, SubCommand};
+use super::{Control, Hub, SessionHandle, SubCommand};
 use crate::event::Event;
 use crate::view::tests::guild;
 
@@ -19,20 +19,19 @@ fn id(n: u64) -> Snowflake {
 
 struct Probe {
     handle: Arc<SessionHandle>,
-    events: mpsc::Receiver<Arc<Prepared>>,
 }
 
 impl Probe {
     fn names(&mut self) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(e) = self.events.try_recv() {
+        while let Some(e) = self.handle.try_event() {
             out.push(e.name.to_string());
         }
         out
     }
     fn data(&mut self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        while let Ok(e) = self.events.try_recv() {
+        while let Some(e) = self.handle.try_event() {
             out.push(serde_json::from_str(&e.data).unwrap());
         }
         out
@@ -67,17 +66,16 @@ async fn join(
     shard: Option<[u32; 2]>,
     queue: usize,
 ) -> Probe {
-    let (etx, events) = mpsc::channel(queue);
     let handle = Arc::new(SessionHandle::new(
         conn,
         format!("s{conn}"),
         id(user),
         intents,
         shard,
-        etx,
+        queue,
     ));
     hub.register(Arc::clone(&handle), &[guild()]).await;
-    Probe { handle, events }
+    Probe { handle }
 }
 
 fn message(channel: u64, author: u64, mentions: &[u64]) -> Event {
@@ -172,10 +170,10 @@ async fn without_message_content_only_author_and_mentioned_read_content() {
 #[tokio::test]
 async fn sessions_share_one_copy_of_each_view() {
     let (hub, _) = hub();
-    let mut a = join(&hub, 1, 3, GUILD_MSGS, None, 8).await;
-    let mut b = join(&hub, 2, 3, GUILD_MSGS, None, 8).await;
+    let a = join(&hub, 1, 3, GUILD_MSGS, None, 8).await;
+    let b = join(&hub, 2, 3, GUILD_MSGS, None, 8).await;
     hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
-    let (x, y) = (a.events.try_recv().unwrap(), b.events.try_recv().unwrap());
+    let (x, y) = (a.handle.try_event().unwrap(), b.handle.try_event().unwrap());
     assert!(Arc::ptr_eq(&x, &y));
 }
 
@@ -248,7 +246,7 @@ async fn a_permission_change_takes_effect_for_connected_sessions() {
 #[tokio::test]
 async fn a_full_queue_spills_in_order_and_signals_overflow() {
     let (hub, _) = hub();
-    let mut slow = join(&hub, 1, 3, GUILD_MSGS, None, 2).await;
+    let slow = join(&hub, 1, 3, GUILD_MSGS, None, 2).await;
     let mut fast = join(&hub, 2, 3, GUILD_MSGS, None, 64).await;
     let mut ids = Vec::new();
     for _ in 0..5 {
@@ -263,10 +261,9 @@ async fn a_full_queue_spills_in_order_and_signals_overflow() {
         "overflow is signalled once"
     );
     let mut got: Vec<u64> = Vec::new();
-    while let Ok(e) = slow.events.try_recv() {
+    while let Some(e) = slow.handle.try_event() {
         got.push(e.id);
     }
-    got.extend(slow.handle.take_spill().iter().map(|e| e.id));
     assert_eq!(got, ids, "nothing lost, order kept");
 }
 
