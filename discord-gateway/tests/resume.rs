@@ -221,3 +221,36 @@ async fn graceful_shutdown_sends_reconnect_and_sessions_resume_elsewhere() {
     b.gateway.publish(&message(2, 10)).await.unwrap();
     assert_eq!(c.payload().await["s"], seq + 3);
 }
+
+/// A client that resumes after READY gets its GUILD_CREATE replayed (made
+/// again from the guild, under its sequence number), on another node too.
+#[tokio::test]
+async fn resume_after_ready_replays_guild_create() {
+    let stores = memory_stores(1000);
+    let data = Data::new();
+    let a = node(config("a"), stores.clone(), data.clone()).await;
+    let b = node(config("b"), stores.clone(), data.clone()).await;
+    let mut c = Client::connect(a.addr, "v=10&encoding=json").await;
+    assert_eq!(c.payload().await["op"], 10);
+    c.send(identify(3, ALL)).await;
+    let ready = c.dispatch("READY").await;
+    c.session_id = ready["d"]["session_id"].as_str().unwrap().to_owned();
+    let live = c.dispatch("GUILD_CREATE").await;
+    assert_eq!(live["s"], 2);
+    let (session, _) = c.drop_connection();
+    b.gateway.publish(&message(1, 10)).await.unwrap();
+    let mut c = Client::resume(b.addr, 3, &session, 1).await;
+    let replayed = c.payload().await;
+    assert_eq!(replayed["t"], "GUILD_CREATE", "{replayed}");
+    assert_eq!(replayed["s"], 2);
+    for field in ["id", "name", "channels", "roles", "members", "unavailable"] {
+        assert_eq!(replayed["d"][field], live["d"][field], "{field}");
+    }
+    assert_eq!(
+        c.replay().await,
+        [
+            (3, "MESSAGE_CREATE".to_owned(), "message 1".to_owned()),
+            (4, "RESUMED".to_owned(), String::new())
+        ]
+    );
+}

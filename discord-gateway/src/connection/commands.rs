@@ -12,7 +12,7 @@ impl Conn {
             return;
         };
         live.presence = presence_record(&update);
-        let user = live.user.id;
+        let user = live.handle.user_id;
         let record = live.presence.clone();
         let _ = self
             .inner

@@ -81,7 +81,7 @@ impl Conn {
         let guilds = inner.hub.guilds_of(self.conn);
         inner.hub.unregister(self.conn);
         let _ = inner.stores.sessions.delete(&live.handle.session_id).await;
-        let user = live.user.id;
+        let user = live.handle.user_id;
         let _ = inner.stores.presence.remove(user).await;
         inner.announce_presence(offline(user), &guilds).await;
         if let Some(voice) = &inner.voice {

@@ -13,7 +13,6 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use discord_proto::Snowflake;
 use discord_proto::compression::Encoder;
 use discord_proto::gateway::{CloseCode, Intents, PresenceUpdate, PresenceUser, UpdatePresence};
-use discord_proto::model::User;
 use discord_store::presence::PresenceRecord;
 use discord_store::session::SessionRecord;
 use futures::SinkExt;
@@ -93,7 +92,6 @@ async fn refuse(mut socket: WebSocket, code: CloseCode, reason: &'static str) {
 /// A session's state once IDENTIFY or RESUME succeeded.
 struct Live {
     handle: Arc<SessionHandle>,
-    user: User,
     presence: PresenceRecord,
     /// After a RESUME: IDs of replayed events, so the same events queued
     /// during the hand-over are not sent twice.
@@ -315,7 +313,11 @@ impl Conn {
         };
         if let Err(e) = stores
             .presence
-            .set(live.user.id, &live.presence, self.inner.config.presence_ttl)
+            .set(
+                live.handle.user_id,
+                &live.presence,
+                self.inner.config.presence_ttl,
+            )
             .await
         {
             tracing::warn!("presence refresh failed: {e}");
@@ -342,7 +344,7 @@ impl Conn {
     fn new_live(
         &self,
         session_id: String,
-        user: User,
+        user_id: Snowflake,
         intents: Intents,
         shard: Option<[u32; 2]>,
         presence: PresenceRecord,
@@ -350,14 +352,13 @@ impl Conn {
         let handle = Arc::new(SessionHandle::new(
             self.conn,
             session_id,
-            user.id,
+            user_id,
             intents,
             shard,
             self.inner.config.outbound_queue,
         ));
         Live {
             handle,
-            user,
             presence,
             dedup: HashSet::new(),
             last_refresh: Instant::now(),
@@ -423,20 +424,29 @@ impl Conn {
     /// session ID comes from it).
     async fn log(&mut self, name: &str, data: &str, id: u64) -> String {
         let frame = self.proto.dispatch(name, data);
-        if let Some(live) = self.live.as_ref() {
-            let logged = logged_entry(id, &frame);
-            let ttl = self.session_ttl();
-            if let Err(e) = self
-                .inner
-                .stores
-                .sessions
-                .append(&live.handle.session_id, self.proto.seq(), &logged, ttl)
-                .await
-            {
-                tracing::warn!("replay log append failed: {e}");
-            }
-        }
+        self.append_log(&logged_entry(id, &frame)).await;
         frame
+    }
+
+    /// Appends `entry` to the replay log at the current sequence number.
+    async fn append_log(&mut self, entry: &str) {
+        let Some(live) = self.live.as_ref() else {
+            return;
+        };
+        if let Err(e) = self
+            .inner
+            .stores
+            .sessions
+            .append(
+                &live.handle.session_id,
+                self.proto.seq(),
+                entry,
+                self.session_ttl(),
+            )
+            .await
+        {
+            tracing::warn!("replay log append failed: {e}");
+        }
     }
 
     async fn send_text(&mut self, frame: String) -> Result<(), ()> {
@@ -472,6 +482,24 @@ fn logged_entry(id: u64, frame: &str) -> String {
     format!("{id:016x}{frame}")
 }
 
+/// Starts the replay-log entry of an IDENTIFY's GUILD_CREATE, in place of
+/// a frame (frames start with `{`): `~GUILD_CREATE <guild id> <large
+/// threshold>`. The frame is the largest a session sends and is made for
+/// that session alone, so the log keeps how to make it again rather than
+/// a copy of it for as long as the session lives.
+const GUILD_CREATE_ENTRY: &str = "~GUILD_CREATE ";
+
+/// The replay-log entry for a GUILD_CREATE sent after IDENTIFY.
+fn guild_create_entry(guild: Snowflake, threshold: usize) -> String {
+    logged_entry(0, &format!("{GUILD_CREATE_ENTRY}{guild} {threshold}"))
+}
+
+/// The guild and large threshold of a [`guild_create_entry`]'s frame part.
+fn parse_guild_create_entry(frame: &str) -> Option<(Snowflake, usize)> {
+    let (guild, threshold) = frame.strip_prefix(GUILD_CREATE_ENTRY)?.split_once(' ')?;
+    Some((guild.parse().ok()?, threshold.parse().ok()?))
+}
+
 /// Splits a replay-log entry (see [`logged_entry`]) into the event ID and
 /// the frame.
 fn split_logged(payload: &str) -> (u64, &str) {
@@ -499,5 +527,23 @@ fn presence_update(user: Snowflake, p: &PresenceRecord) -> PresenceUpdate {
         status: p.status,
         activities: p.activities.clone(),
         client_status: p.client_status,
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guild_create_entry_round_trips_and_is_never_a_frame() {
+        let entry = guild_create_entry(Snowflake::new(81_234), 250);
+        let (id, frame) = split_logged(&entry);
+        assert_eq!(id, 0);
+        assert!(!frame.starts_with('{'));
+        assert_eq!(
+            parse_guild_create_entry(frame),
+            Some((Snowflake::new(81_234), 250))
+        );
+        let dispatch = logged_entry(7, &crate::frame::dispatch("GUILD_CREATE", 2, "{}"));
+        assert_eq!(parse_guild_create_entry(split_logged(&dispatch).1), None);
     }
 }

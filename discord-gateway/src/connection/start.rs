@@ -57,7 +57,7 @@ impl Conn {
         let session_id = format!("{:032x}", rand::random::<u128>());
         let live = self.new_live(
             session_id.clone(),
-            user.clone(),
+            user.id,
             identify.intents,
             shard,
             presence,
@@ -103,9 +103,12 @@ impl Conn {
         }
         let threshold = identify.large_threshold.unwrap_or(50).clamp(50, 250) as usize;
         for guild in guilds {
+            let id = guild.guild.id;
             let data =
                 Self::guild_create(&inner, user.id, guild, threshold, identify.intents).await;
-            if self.dispatch_now("GUILD_CREATE", &data, 0).await.is_err() {
+            let frame = self.proto.dispatch("GUILD_CREATE", &data);
+            self.append_log(&guild_create_entry(id, threshold)).await;
+            if self.send_text(frame).await.is_err() {
                 return Some(Ended::Detached);
             }
         }
@@ -218,7 +221,7 @@ impl Conn {
             });
         let live = self.new_live(
             record.session_id.clone(),
-            identity.user.clone(),
+            identity.user.id,
             intents,
             shard,
             presence,
@@ -265,12 +268,31 @@ impl Conn {
         self.live = Some(live);
         let last = entries.last().map_or(resume.seq, |(seq, _)| *seq);
         self.proto.resumed(last);
-        for (_, payload) in entries {
+        for (seq, payload) in entries {
             let (id, frame) = split_logged(&payload);
             if let Some(live) = self.live.as_mut() {
                 live.dedup.insert(id);
             }
-            if self.send_text(frame.to_owned()).await.is_err() {
+            let frame = match parse_guild_create_entry(frame) {
+                // Made again from the guild as it is now; a guild the user
+                // has left since is skipped (its GUILD_DELETE follows).
+                Some((guild, threshold)) => {
+                    let Some(guild) = guilds.iter().find(|g| g.guild.id == guild) else {
+                        continue;
+                    };
+                    let data = Self::guild_create(
+                        &inner,
+                        identity.user.id,
+                        guild.clone(),
+                        threshold,
+                        intents,
+                    )
+                    .await;
+                    crate::frame::dispatch("GUILD_CREATE", seq, &data)
+                }
+                None => frame.to_owned(),
+            };
+            if self.send_text(frame).await.is_err() {
                 self.socket = None;
                 return Some(Ended::Detached);
             }
