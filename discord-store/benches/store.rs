@@ -125,12 +125,37 @@ async fn bench_messages(name: &str, store: Arc<dyn MessageStore>, table_size: u6
         );
     }
 
-    // History pages of 50 at random anchors in random channels.
+    // History pages of 50 at random anchors in random channels: right
+    // after the fill (the background checkpoint still copying the WAL
+    // into the database), then once it is quiet.
     let newest = ids.next_id();
     let span = newest.get()
         - Snowflake::from_timestamp_ms(newest.timestamp_ms() - (secs as u64 + 60) * 1000)
             .unwrap()
             .get();
+    pages(
+        name,
+        &*store,
+        newest,
+        span,
+        inserted,
+        "right after the fill",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    pages(name, &*store, newest, span, inserted, "5 s later").await;
+}
+
+/// Times 5,000 history pages of 50, `before` random IDs of the last `span`
+/// snowflake units up to `newest`, in random channels.
+async fn pages(
+    name: &str,
+    store: &dyn MessageStore,
+    newest: Snowflake,
+    span: u64,
+    inserted: u64,
+    when: &str,
+) {
     let mut lat = Vec::new();
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     for _ in 0..5_000 {
@@ -155,7 +180,7 @@ async fn bench_messages(name: &str, store: Arc<dyn MessageStore>, table_size: u6
     }
     lat.sort();
     println!(
-        "{name}: history page of 50 with {inserted} messages: p50 {:?}, p99 {:?}",
+        "{name}: history page of 50 with {inserted} messages, {when}: p50 {:?}, p99 {:?}",
         pct(&lat, 0.5),
         pct(&lat, 0.99)
     );

@@ -196,8 +196,14 @@ async fn sqlite_reader(url: &str) -> Result<sqlx::SqlitePool> {
         .pragma("cache_size", "-65536")
         .pragma("mmap_size", MMAP_SIZE.to_string())
         .pragma("temp_store", "MEMORY");
+    // One connection per core: reads are CPU-bound, and each connection
+    // has its own thread and page cache, so a larger pool only spreads
+    // sequential reads over colder caches (measured on 2 cores, 8 -> 2
+    // connections, page of 50: p50 0.16-0.17 -> 0.10-0.12 ms at 1 M
+    // messages, 0.26 -> 0.17 ms at 10 M; p99 unchanged).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Ok(sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(8)
+        .max_connections(cores.clamp(2, 8) as u32)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
