@@ -50,6 +50,12 @@ async fn duplicate_id_is_conflict() {
     suite::messages::duplicate_id_is_conflict(&s).await;
 }
 
+#[tokio::test]
+async fn text_round_trips_exactly() {
+    let (s, _d) = sqlite().await;
+    suite::messages::text_round_trips_exactly(&s).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_batch_stores_nothing() {
     let (s, _d) = sqlite().await;

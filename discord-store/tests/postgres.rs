@@ -68,6 +68,9 @@ mod pg {
     pg_test!(duplicate_id_is_conflict, |s: SqlStore| async move {
         suite::messages::duplicate_id_is_conflict(&s).await
     });
+    pg_test!(text_round_trips_exactly, |s: SqlStore| async move {
+        suite::messages::text_round_trips_exactly(&s).await
+    });
     pg_test!(failed_batch_stores_nothing, |s: SqlStore| async move {
         suite::messages::failed_batch_stores_nothing(Arc::new(s)).await
     });

@@ -314,6 +314,31 @@ pub async fn duplicate_id_is_conflict(store: &dyn MessageStore) {
     );
 }
 
+/// Content and nonces with quotes, backslashes, newlines, control
+/// characters and non-ASCII text read back exactly, through `get` and
+/// through history pages.
+pub async fn text_round_trips_exactly(store: &dyn MessageStore) {
+    let channel = Snowflake::new(namespace());
+    let content = "quote \" backslash \\ newline \n tab \t nul-free \u{1} é 🙂 </script>";
+    let mut m = msg(channel, id_at(30, 0), 1, content);
+    m.nonce = Some("n\"1\\".to_owned());
+    store.insert(&m).await.unwrap();
+    let plain = msg(channel, id_at(31, 0), 2, "");
+    store.insert(&plain).await.unwrap();
+    let got = store.get(channel, m.id).await.unwrap().unwrap();
+    assert_eq!(got.content, content);
+    assert_eq!(got.nonce.as_deref(), Some("n\"1\\"));
+    let page = store
+        .history(channel, q(HistoryAnchor::Latest, 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), [plain.id, m.id]);
+    assert_eq!(page[1].content, content);
+    assert_eq!(page[1].nonce, m.nonce);
+    assert_eq!(page[0].content, "");
+    assert_eq!(page[0].nonce, None);
+}
+
 /// A batch holding an ID that is already stored fails as a whole: none of
 /// its rows are stored, and a single insert made at the same time is not
 /// affected (SQL backends; CQL inserts are upserts).
