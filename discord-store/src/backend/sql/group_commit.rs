@@ -40,6 +40,12 @@ pub(super) enum WriteJob {
     Batch(Vec<MessageRecord>, oneshot::Sender<Result<()>>),
 }
 
+/// A write that shares the group commit (every job but a batch).
+enum GroupJob {
+    Insert(Box<MessageRecord>, oneshot::Sender<Result<InsertOutcome>>),
+    Publish(BusEvent, oneshot::Sender<Result<()>>),
+}
+
 /// The most writes taken into one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -154,16 +160,14 @@ async fn publish_all(conn: &mut AnyConnection, events: &[&BusEvent]) -> Result<(
 async fn write_batch(
     conn: &mut AnyConnection,
     buckets: TimeBuckets,
-    batch: &[WriteJob],
+    batch: &[GroupJob],
 ) -> Result<Vec<Result<InsertOutcome>>> {
     let mut messages = Vec::with_capacity(batch.len());
     let mut events = Vec::new();
     for job in batch {
         match job {
-            WriteJob::Insert(m, _) => messages.push(&**m),
-            WriteJob::Publish(e, _) => events.push(e),
-            // Never grouped: the writer gives each its own transaction.
-            WriteJob::Batch(..) => {}
+            GroupJob::Insert(m, _) => messages.push(&**m),
+            GroupJob::Publish(e, _) => events.push(e),
         }
     }
     if events.is_empty() && messages.len() <= MAX_CHUNK {
@@ -205,6 +209,7 @@ pub(super) async fn group_commit_writer(
         pool: pool.clone(),
         conn: None,
         buckets,
+        bus_notify,
     };
     loop {
         tokio::select! {
@@ -227,22 +232,19 @@ pub(super) async fn group_commit_writer(
                 continue;
             }
         }
-        let mut jobs_left = batch.drain(..).peekable();
-        while let Some(job) = jobs_left.next() {
-            let WriteJob::Batch(rows, done) = job else {
-                // This job and the ones after it up to the next batch of
-                // messages: one group commit.
-                let mut group = vec![job];
-                while let Some(next) = jobs_left.next_if(|j| !matches!(j, WriteJob::Batch(..))) {
-                    group.push(next);
+        let mut group = Vec::with_capacity(batch.len());
+        for job in batch.drain(..) {
+            match job {
+                WriteJob::Insert(m, done) => group.push(GroupJob::Insert(m, done)),
+                WriteJob::Publish(e, done) => group.push(GroupJob::Publish(e, done)),
+                WriteJob::Batch(rows, done) => {
+                    // The writes before it commit first: the order holds.
+                    writer.group(std::mem::take(&mut group)).await;
+                    let _ = done.send(writer.rows(&rows).await);
                 }
-                if writer.group(group).await {
-                    bus_notify.notify_waiters();
-                }
-                continue;
-            };
-            let _ = done.send(writer.rows(&rows).await);
+            }
         }
+        writer.group(group).await;
     }
 }
 
@@ -251,6 +253,8 @@ struct Writer {
     pool: AnyPool,
     conn: Option<AnyConnection>,
     buckets: TimeBuckets,
+    /// Woken after a commit that published bus events.
+    bus_notify: Arc<Notify>,
 }
 
 impl Writer {
@@ -282,8 +286,11 @@ impl Writer {
     }
 
     /// Writes single inserts and bus events in one transaction and answers
-    /// each; true if an event was published.
-    async fn group(&mut self, group: Vec<WriteJob>) -> bool {
+    /// each.
+    async fn group(&mut self, group: Vec<GroupJob>) {
+        if group.is_empty() {
+            return;
+        }
         let buckets = self.buckets;
         let written = match self.conn().await {
             Ok(conn) => write_batch(conn, buckets, &group).await,
@@ -295,39 +302,35 @@ impl Writer {
                 let mut published = false;
                 for job in group {
                     match job {
-                        WriteJob::Insert(_, done) => {
+                        GroupJob::Insert(_, done) => {
                             let outcome = outcomes.next().unwrap_or_else(|| {
                                 Err(StoreError::Backend("group commit lost an outcome".into()))
                             });
                             let _ = done.send(outcome);
                         }
-                        WriteJob::Publish(_, done) => {
+                        GroupJob::Publish(_, done) => {
                             published = true;
                             let _ = done.send(Ok(()));
                         }
-                        WriteJob::Batch(_, done) => {
-                            let _ = done.send(Err(StoreError::Backend(
-                                "a batch reached a group commit".into(),
-                            )));
-                        }
                     }
                 }
-                published
+                if published {
+                    self.bus_notify.notify_waiters();
+                }
             }
             Err(e) => {
                 let text = e.to_string();
                 let fail = || StoreError::Unavailable(format!("commit failed: {text}").into());
                 for job in group {
                     match job {
-                        WriteJob::Insert(_, done) => {
+                        GroupJob::Insert(_, done) => {
                             let _ = done.send(Err(fail()));
                         }
-                        WriteJob::Publish(_, done) | WriteJob::Batch(_, done) => {
+                        GroupJob::Publish(_, done) => {
                             let _ = done.send(Err(fail()));
                         }
                     }
                 }
-                false
             }
         }
     }
