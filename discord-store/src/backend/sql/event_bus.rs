@@ -23,16 +23,10 @@ impl EventBus for SqlStore {
         if let Some(writer) = &self.writer {
             // SQLite: in the same group commit as message inserts, so the
             // two never contend for the one write lock.
-            let (done, answer) = tokio::sync::oneshot::channel();
-            writer
-                .send(super::group_commit::WriteJob::Publish(event.clone(), done))
-                .await
-                .map_err(|_| {
-                    crate::StoreError::Unavailable("the SQLite writer task stopped".into())
-                })?;
-            return answer.await.map_err(|_| {
-                crate::StoreError::Unavailable("the SQLite writer task stopped".into())
-            })?;
+            return super::group_commit::submit(writer, |done| {
+                super::group_commit::WriteJob::Publish(event.clone(), done)
+            })
+            .await;
         }
         let mut tx = self.pool.begin().await?;
         if self.engine == Engine::Postgres {

@@ -40,6 +40,18 @@ pub(super) enum WriteJob {
     Batch(Vec<MessageRecord>, oneshot::Sender<Result<()>>),
 }
 
+/// Hands a job (made with its answer channel) to the writer and waits for
+/// the answer, which comes after the job's commit.
+pub(super) async fn submit<T>(
+    writer: &mpsc::Sender<WriteJob>,
+    job: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteJob,
+) -> Result<T> {
+    let stopped = || StoreError::Unavailable("the SQLite writer task stopped".into());
+    let (done, answer) = oneshot::channel();
+    writer.send(job(done)).await.map_err(|_| stopped())?;
+    answer.await.map_err(|_| stopped())?
+}
+
 /// A write that shares the group commit (every job but a batch).
 enum GroupJob {
     Insert(Box<MessageRecord>, oneshot::Sender<Result<InsertOutcome>>),

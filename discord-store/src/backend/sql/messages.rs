@@ -8,9 +8,9 @@ use sqlx::Row;
 
 use std::collections::HashMap;
 
+use super::group_commit::{WriteJob, submit};
 use discord_snowflake::TimeBuckets;
 use sqlx::AnyConnection;
-use tokio::sync::oneshot;
 
 use crate::event_bus::BusEvent;
 
@@ -83,44 +83,39 @@ where
     for<'r> &'r str: sqlx::ColumnIndex<R>,
 {
     let data: &str = row.try_get("data")?;
-    let data: Data = serde_json::from_str(data)?;
-    Ok(MessageRecord {
-        id: from_db(row.try_get("id")?),
-        channel_id: from_db(row.try_get("channel_id")?),
-        guild_id: data.guild_id,
-        author_id: from_db(row.try_get("author_id")?),
-        content: row.try_get("content")?,
-        nonce: row.try_get("nonce")?,
-        edited_at: row
-            .try_get::<Option<i64>, _>("edited_at")?
-            .map(Timestamp::from_unix_micros),
-        body: data.body,
-    })
+    Ok(record((
+        row.try_get("id")?,
+        row.try_get("channel_id")?,
+        row.try_get("author_id")?,
+        row.try_get("nonce")?,
+        row.try_get("content")?,
+        row.try_get("edited_at")?,
+        serde_json::from_str(data)?,
+    )))
 }
 
-/// One row of a page read as JSON: `select_messages!`'s columns in order,
-/// `data` embedded as an object.
+/// A message from `select_messages!`'s columns, in order.
+fn record((id, channel_id, author_id, nonce, content, edited_at, data): JsonRow) -> MessageRecord {
+    MessageRecord {
+        id: from_db(id),
+        channel_id: from_db(channel_id),
+        guild_id: data.guild_id,
+        author_id: from_db(author_id),
+        content,
+        nonce,
+        edited_at: edited_at.map(Timestamp::from_unix_micros),
+        body: data.body,
+    }
+}
+
+/// `select_messages!`'s columns in order, `data` parsed (in a page read as
+/// JSON, embedded as an object).
 type JsonRow = (i64, i64, i64, Option<String>, String, Option<i64>, Data);
 
 /// The messages of a page read as one JSON array of rows.
 fn page_from_json(page: &str) -> Result<Vec<MessageRecord>> {
     let rows: Vec<JsonRow> = serde_json::from_str(page)?;
-    rows.into_iter()
-        .map(
-            |(id, channel_id, author_id, nonce, content, edited_at, data)| {
-                Ok(MessageRecord {
-                    id: from_db(id),
-                    channel_id: from_db(channel_id),
-                    guild_id: data.guild_id,
-                    author_id: from_db(author_id),
-                    content,
-                    nonce,
-                    edited_at: edited_at.map(Timestamp::from_unix_micros),
-                    body: data.body,
-                })
-            },
-        )
-        .collect()
+    Ok(rows.into_iter().map(record).collect())
 }
 
 fn data_json(m: &MessageRecord) -> Result<String> {
@@ -268,17 +263,10 @@ impl MessageStore for SqlStore {
         if let Some(writer) = &self.writer {
             // SQLite: hand it to the group-commit writer, which answers only
             // after the transaction holding it committed.
-            let (done, wait) = oneshot::channel();
-            writer
-                .send(super::group_commit::WriteJob::Insert(
-                    Box::new(message.clone()),
-                    done,
-                ))
-                .await
-                .map_err(|_| StoreError::Unavailable("the SQLite writer task stopped".into()))?;
-            return wait
-                .await
-                .map_err(|_| StoreError::Unavailable("the SQLite writer task stopped".into()))?;
+            return submit(writer, |done| {
+                WriteJob::Insert(Box::new(message.clone()), done)
+            })
+            .await;
         }
         let mut conn = self.pool.acquire().await?;
         insert_on(&mut conn, self.buckets, message).await
@@ -288,16 +276,7 @@ impl MessageStore for SqlStore {
         if let Some(writer) = &self.writer {
             // SQLite: on the writer's connection (its page cache stays warm,
             // and batches do not contend with it for the write lock).
-            let (done, wait) = oneshot::channel();
-            let stopped = || StoreError::Unavailable("the SQLite writer task stopped".into());
-            writer
-                .send(super::group_commit::WriteJob::Batch(
-                    messages.to_vec(),
-                    done,
-                ))
-                .await
-                .map_err(|_| stopped())?;
-            return wait.await.map_err(|_| stopped())?;
+            return submit(writer, |done| WriteJob::Batch(messages.to_vec(), done)).await;
         }
         let mut conn = self.pool.acquire().await?;
         insert_rows(&mut conn, self.engine, self.buckets, messages).await
