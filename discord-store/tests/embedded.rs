@@ -212,6 +212,36 @@ async fn acknowledged_writes_survive_reopen() {
     assert_eq!(next.event.payload.as_ref(), b"2");
 }
 
+/// Reads run on the caller's thread on their own read-only connections
+/// (under `block_in_place` on a multi-threaded runtime): every insert that
+/// was acknowledged is visible to the next `get` and history page, from
+/// many tasks at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_inserts_are_read_back_at_once_from_many_tasks() {
+    let (s, _d) = sqlite().await;
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for t in 0..16u64 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            let channel = Snowflake::new(1_000 + t);
+            for i in 1..=50u64 {
+                let id = Snowflake::new(((i * 16 + t) << 22) | t);
+                let m = MessageRecord::new(id, channel, Snowflake::new(1), format!("{t}/{i}"));
+                s.insert(&m).await.unwrap();
+                let got = s.get(channel, id).await.unwrap().expect("acknowledged");
+                assert_eq!(got.content, format!("{t}/{i}"));
+                let page = s.history(channel, HistoryQuery::latest(100)).await.unwrap();
+                assert_eq!(page.len() as u64, i, "task {t}: every insert so far");
+                assert_eq!(page[0].id, id, "task {t}: newest first");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
 /// The bundle the server uses opens under a data directory.
 #[tokio::test]
 async fn embedded_bundle_opens() {

@@ -73,15 +73,8 @@ macro_rules! select_messages {
     };
 }
 
-/// A message from a row of `select_messages!`, from either pool (the `Any`
-/// one, or SQLite's native read pool).
-fn row_to_record<R: Row>(row: &R) -> Result<MessageRecord>
-where
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-{
+/// A message from a row of `select_messages!` read through sqlx.
+fn row_to_record(row: &sqlx::any::AnyRow) -> Result<MessageRecord> {
     let data: &str = row.try_get("data")?;
     Ok(record((
         row.try_get("id")?,
@@ -95,7 +88,7 @@ where
 }
 
 /// A message from `select_messages!`'s columns, in order.
-fn record((id, channel_id, author_id, nonce, content, edited_at, data): JsonRow) -> MessageRecord {
+fn record((id, channel_id, author_id, nonce, content, edited_at, data): Columns) -> MessageRecord {
     MessageRecord {
         id: from_db(id),
         channel_id: from_db(channel_id),
@@ -108,14 +101,22 @@ fn record((id, channel_id, author_id, nonce, content, edited_at, data): JsonRow)
     }
 }
 
-/// `select_messages!`'s columns in order, `data` parsed (in a page read as
-/// JSON, embedded as an object).
-type JsonRow = (i64, i64, i64, Option<String>, String, Option<i64>, Data);
+/// `select_messages!`'s columns in order, `data` parsed.
+type Columns = (i64, i64, i64, Option<String>, String, Option<i64>, Data);
 
-/// The messages of a page read as one JSON array of rows.
-fn page_from_json(page: &str) -> Result<Vec<MessageRecord>> {
-    let rows: Vec<JsonRow> = serde_json::from_str(page)?;
-    Ok(rows.into_iter().map(record).collect())
+/// A message from a row of `select_messages!` read through SQLite's native
+/// [`Reader`](super::reader::Reader).
+fn native_record(row: &rusqlite::Row<'_>) -> Result<MessageRecord> {
+    let data = row.get_ref(6)?.as_str().map_err(rusqlite::Error::from)?;
+    Ok(record((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        serde_json::from_str(data)?,
+    )))
 }
 
 fn data_json(m: &MessageRecord) -> Result<String> {
@@ -213,20 +214,18 @@ impl SqlStore {
         limit: usize,
     ) -> Result<Vec<MessageRecord>> {
         if let Some(reader) = &self.reader {
-            // The whole page as one row (a JSON array of rows, in the inner
-            // query's order): sqlx's SQLite worker hands each row to the
-            // async side separately, and those hand-offs, not SQLite, were
-            // most of a page's time.
-            let sql = format!(
-                "SELECT json_group_array(json_array(id, channel_id, author_id, nonce, \
-                 content, edited_at, json(data))) FROM ({sql})"
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(db_id(channel_id));
-            if let Some(a) = anchor {
-                q = q.bind(db_id(a));
-            }
-            let page: String = q.bind(limit as i64).fetch_one(reader).await?.try_get(0)?;
-            return page_from_json(&page);
+            let mut params = vec![db_id(channel_id)];
+            params.extend(anchor.map(db_id));
+            params.push(limit as i64);
+            return reader.read(|conn| {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+                let mut page = Vec::with_capacity(limit);
+                while let Some(row) = rows.next()? {
+                    page.push(native_record(row)?);
+                }
+                Ok(page)
+            });
         }
         let mut q = sqlx::query(sql).bind(db_id(channel_id));
         if let Some(a) = anchor {
@@ -285,12 +284,11 @@ impl MessageStore for SqlStore {
     async fn get(&self, channel_id: Snowflake, id: Snowflake) -> Result<Option<MessageRecord>> {
         let sql = select_messages!("WHERE id = $1 AND channel_id = $2");
         if let Some(reader) = &self.reader {
-            let row = sqlx::query(sql)
-                .bind(db_id(id))
-                .bind(db_id(channel_id))
-                .fetch_optional(reader)
-                .await?;
-            return row.as_ref().map(row_to_record).transpose();
+            return reader.read(|conn| {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let mut rows = stmt.query([db_id(id), db_id(channel_id)])?;
+                rows.next()?.map(native_record).transpose()
+            });
         }
         let row = sqlx::query(sql)
             .bind(db_id(id))

@@ -12,6 +12,7 @@ mod event_bus;
 mod group_commit;
 mod guild;
 mod messages;
+mod reader;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,12 +56,11 @@ pub struct SqlStore {
     bus_notify: Arc<Notify>,
     /// SQLite's group-commit writer for message inserts and bus events.
     writer: Option<tokio::sync::mpsc::Sender<group_commit::WriteJob>>,
-    /// SQLite's native pool for message reads (history pages, single
-    /// messages): rows arrive without the `Any` layer's conversion, and its
-    /// row buffer holds a whole page, so sqlx's worker thread hands a page
-    /// over without waiting on the reader. `None` on PostgreSQL and for
-    /// in-memory databases (a second pool would open a second database).
-    reader: Option<sqlx::SqlitePool>,
+    /// SQLite's reader for messages (history pages, single messages): the
+    /// caller runs the query on its own thread, with no hand-off to a
+    /// worker. `None` on PostgreSQL and for in-memory databases (another
+    /// connection would open another database).
+    reader: Option<Arc<reader::Reader>>,
 }
 
 impl SqlStore {
@@ -151,7 +151,7 @@ impl SqlStore {
         });
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let reader = if engine == Engine::Sqlite && !in_memory {
-            Some(sqlite_reader(url).await?)
+            Some(Arc::new(sqlite_reader(url)?))
         } else {
             None
         };
@@ -185,29 +185,11 @@ impl SqlStore {
 /// are memory accesses instead of `read` calls.
 const MMAP_SIZE: u64 = 1 << 30;
 
-/// SQLite's read pool for messages: the same file, the same cache and
-/// memory-map settings as the main pool, and a row buffer larger than the
-/// largest page (100 rows).
-async fn sqlite_reader(url: &str) -> Result<sqlx::SqlitePool> {
+/// SQLite's message reader on the file `url` names.
+fn sqlite_reader(url: &str) -> Result<reader::Reader> {
     use std::str::FromStr;
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
-        .row_buffer_size(128)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-65536")
-        .pragma("mmap_size", MMAP_SIZE.to_string())
-        .pragma("temp_store", "MEMORY");
-    // One connection per core: reads are CPU-bound, and each connection
-    // has its own thread and page cache, so a larger pool only spreads
-    // sequential reads over colder caches (measured on 2 cores, 8 -> 2
-    // connections, page of 50: p50 0.16-0.17 -> 0.10-0.12 ms at 1 M
-    // messages, 0.26 -> 0.17 ms at 10 M; p99 unchanged).
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Ok(sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(cores.clamp(2, 8) as u32)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await?)
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    reader::Reader::open(options.get_filename())
 }
 
 /// A snowflake as the signed 64-bit integer SQL stores.
