@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
@@ -400,23 +400,19 @@ impl ConnectQuery {
 async fn upgrade(
     State(gateway): State<Gateway>,
     Query(query): Query<ConnectQuery>,
-    ws: WebSocketUpgrade,
+    ws: crate::socket::Upgrade,
 ) -> Response {
     let config = &gateway.inner.config;
     // Read a little past the protocol's limit so an oversized frame gets a
     // clean 4002 from the protocol rather than a transport error.
     let max_message = (config.max_frame_size * 4).max(16 * 1024);
-    let inner = Arc::clone(&gateway.inner);
-    ws.read_buffer_size(config.read_buffer_size)
+    let ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(config.read_buffer_size)
         .write_buffer_size(config.write_buffer_size)
-        .max_message_size(max_message)
-        .max_frame_size(max_message)
-        .on_upgrade(move |socket| {
-            // The connection gets a task of its own and axum's upgrade task
-            // ends here: a task's memory is its future's largest state, so
-            // an idle session then holds only our loop's future (about
-            // 150 bytes less per session, measured).
-            tokio::spawn(crate::connection::run(inner, socket, query.accept()));
-            std::future::ready(())
-        })
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    let inner = Arc::clone(&gateway.inner);
+    ws.on_upgrade(ws_config, move |socket| {
+        crate::connection::run(inner, socket, query.accept())
+    })
 }

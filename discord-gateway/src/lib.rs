@@ -9,6 +9,7 @@ pub mod frame;
 mod gateway;
 mod hub;
 pub mod protocol;
+mod socket;
 pub mod view;
 
 pub use config::GatewayConfig;

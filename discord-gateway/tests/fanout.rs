@@ -211,3 +211,24 @@ async fn a_slow_client_is_cut_off_without_delaying_others_and_loses_nothing() {
 fn padding_len(i: u64) -> usize {
     format!("message {i} ").len() + 16 * 1024
 }
+
+/// Events of every WebSocket length encoding (7-bit, 16-bit and 64-bit
+/// payload lengths), written back to back, arrive whole and in order.
+#[tokio::test]
+async fn frames_of_every_length_arrive_whole_and_in_order() {
+    let n = single().await;
+    let sizes = [1usize, 100, 2_000, 70_000, 300_000, 5];
+    let mut plain = Client::identify(n.addr, 1, ALL).await;
+    for (i, size) in sizes.iter().enumerate() {
+        let mut data: serde_json::Value =
+            serde_json::from_str(message(i as u64, 10).data.get()).unwrap();
+        data["content"] = json!("x".repeat(*size));
+        let event = discord_gateway::Event::raw("MESSAGE_CREATE", Some(id(100)), &data).unwrap();
+        n.gateway.publish(&event).await.unwrap();
+    }
+    for size in sizes {
+        let got = plain.dispatch("MESSAGE_CREATE").await;
+        assert_eq!(got["d"]["content"].as_str().unwrap().len(), size);
+    }
+    assert!(plain.quiet(Duration::from_millis(200)).await);
+}

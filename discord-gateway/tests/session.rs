@@ -103,6 +103,28 @@ async fn a_permessage_deflate_offer_is_declined_not_refused() {
     assert!(first.to_text().unwrap().contains(r#""op":10"#));
 }
 
+/// A plain HTTP request to the gateway's path is refused with 400 and a
+/// Discord-style JSON error, not a hang or a dropped connection.
+#[tokio::test]
+async fn a_request_that_is_not_a_websocket_upgrade_gets_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let n = single().await;
+    let mut tcp = tokio::net::TcpStream::connect(n.addr).await.unwrap();
+    tcp.write_all(b"GET /?v=10 HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, tcp.read_to_string(&mut response))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["code"], 0);
+    assert!(body["message"].as_str().unwrap().contains("WebSocket"));
+}
+
 async fn close_code_after(query: &str, payloads: Vec<serde_json::Value>) -> u16 {
     let n = single().await;
     let mut c = Client::connect(n.addr, query).await;

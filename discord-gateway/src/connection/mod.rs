@@ -9,19 +9,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use discord_proto::Snowflake;
 use discord_proto::compression::Encoder;
 use discord_proto::gateway::{CloseCode, Intents, PresenceUpdate, PresenceUser, UpdatePresence};
 use discord_store::presence::PresenceRecord;
 use discord_store::session::SessionRecord;
-use futures::SinkExt;
 use futures::future::Either;
 
 use crate::data::{AuthError, MemberQuery, VoiceSession};
 use crate::gateway::{Accept, Inner, offline};
 use crate::hub::{Control, Prepared, ReleaseReply, SessionHandle, on_shard};
 use crate::protocol::{Limits, Protocol, Step};
+use crate::socket::{CloseFrame, Message, OutFrame, Socket};
 use crate::view::GuildView;
 
 mod commands;
@@ -52,7 +51,7 @@ impl Drop for LiveGuard {
 /// built from and the refusal path.
 pub(crate) fn run(
     inner: Arc<Inner>,
-    socket: WebSocket,
+    socket: Socket,
     accept: Accept,
 ) -> impl Future<Output = ()> + Send {
     let compression = match accept {
@@ -74,6 +73,7 @@ pub(crate) fn run(
         inner,
         conn,
         socket: Some(socket),
+        out: Vec::new(),
         encoder,
         proto,
         live: None,
@@ -85,7 +85,7 @@ pub(crate) fn run(
 }
 
 /// Closes a connection refused before its session began.
-async fn refuse(mut socket: WebSocket, code: CloseCode, reason: &'static str) {
+async fn refuse(mut socket: Socket, code: CloseCode, reason: &'static str) {
     let _ = socket.send(close_message(code, reason)).await;
 }
 
@@ -113,7 +113,9 @@ enum Ended {
 struct Conn {
     inner: Arc<Inner>,
     conn: u64,
-    socket: Option<WebSocket>,
+    socket: Option<Socket>,
+    /// Frames made since the last flush.
+    out: Vec<OutFrame>,
     encoder: Option<Encoder>,
     proto: Protocol,
     live: Option<Live>,
@@ -121,7 +123,7 @@ struct Conn {
 
 fn close_message(code: CloseCode, reason: &str) -> Message {
     Message::Close(Some(CloseFrame {
-        code: code.get(),
+        code: code.get().into(),
         reason: reason.into(),
     }))
 }
@@ -206,9 +208,9 @@ impl Conn {
                     let bytes = match message {
                         Some(Ok(Message::Text(t))) => t.as_str().as_bytes().to_vec(),
                         Some(Ok(Message::Binary(b))) => b.to_vec(),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                         Some(Ok(Message::Close(frame))) => {
-                            let code = frame.map_or(1005, |f| f.code);
+                            let code = frame.map_or(1005, |f| u16::from(f.code));
                             self.socket = None;
                             return if matches!(code, 1000 | 1001) || self.live.is_none() {
                                 Ended::Finished
@@ -449,29 +451,37 @@ impl Conn {
         }
     }
 
+    /// Queues a frame for the next [`flush`](Self::flush), compressed if
+    /// the connection asked for it.
     async fn send_text(&mut self, frame: String) -> Result<(), ()> {
-        let Some(socket) = self.socket.as_mut() else {
+        if self.socket.is_none() {
             return Err(());
-        };
-        let message = match self.encoder.as_mut() {
+        }
+        let frame = match self.encoder.as_mut() {
             Some(encoder) => match encoder.encode(frame.as_bytes()) {
-                Ok(bytes) => Message::Binary(bytes.into()),
+                Ok(bytes) => OutFrame::binary(bytes),
                 Err(_) => return Err(()),
             },
-            None => Message::Text(frame.into()),
+            None => OutFrame::text(frame),
         };
-        socket.feed(message).await.map_err(|_| ())
+        self.out.push(frame);
+        Ok(())
     }
 
+    /// Writes the queued frames.
     async fn flush(&mut self) -> Result<(), ()> {
         match self.socket.as_mut() {
-            Some(socket) => socket.flush().await.map_err(|_| ()),
+            Some(socket) => socket.write(&mut self.out).await.map_err(|_| ()),
             None => Err(()),
         }
     }
 
+    /// Writes what is queued, then closes with `code`.
     async fn close(&mut self, code: CloseCode, reason: &str) {
         if let Some(mut socket) = self.socket.take() {
+            if !self.out.is_empty() {
+                let _ = socket.write(&mut self.out).await;
+            }
             let _ = socket.send(close_message(code, reason)).await;
         }
     }
