@@ -30,6 +30,14 @@ pub(crate) use tokio_tungstenite::tungstenite::{Error, Message};
 /// The most slices one vectored write is given (Linux takes 1,024).
 const MAX_SLICES: usize = 512;
 
+/// Frames are gathered into one vectored write up to about this many
+/// bytes. Many small frames (the common case) still go in one call; large
+/// ones go a few at a time, so the reader gets the first ones while the
+/// rest are written (one write of a whole batch of 16 KiB frames let a
+/// reader on the same runtime fall behind under load, in the slow-client
+/// test).
+const MAX_WRITE: usize = 64 * 1024;
+
 /// An accepted WebSocket upgrade request (HTTP/1.1 only).
 pub(crate) struct Upgrade {
     key: HeaderValue,
@@ -201,22 +209,24 @@ impl Socket {
             .map(|f| frame_header(f.binary, f.payload.len()))
             .collect();
         let io = self.ws.get_mut();
-        for (frames, headers) in frames
-            .chunks(MAX_SLICES / 2)
-            .zip(headers.chunks(MAX_SLICES / 2))
-        {
-            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(frames.len() * 2);
-            for (frame, (header, used)) in frames.iter().zip(headers) {
-                slices.push(IoSlice::new(&header[..*used]));
-                slices.push(IoSlice::new(&frame.payload));
-            }
-            let mut rest = &mut slices[..];
-            while !rest.is_empty() {
-                let n = io.write_vectored(rest).await?;
-                if n == 0 {
-                    return Err(std::io::ErrorKind::WriteZero.into());
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity((frames.len() * 2).min(MAX_SLICES));
+        let mut bytes = 0;
+        for (i, (frame, (header, used))) in frames.iter().zip(&headers).enumerate() {
+            slices.push(IoSlice::new(&header[..*used]));
+            slices.push(IoSlice::new(&frame.payload));
+            bytes += used + frame.payload.len();
+            let last = i + 1 == frames.len();
+            if last || bytes >= MAX_WRITE || slices.len() + 2 > MAX_SLICES {
+                let mut rest = &mut slices[..];
+                while !rest.is_empty() {
+                    let n = io.write_vectored(rest).await?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                    IoSlice::advance_slices(&mut rest, n);
                 }
-                IoSlice::advance_slices(&mut rest, n);
+                slices.clear();
+                bytes = 0;
             }
         }
         io.flush().await?;

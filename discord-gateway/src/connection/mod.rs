@@ -198,7 +198,9 @@ impl Conn {
                         return self.ended_without_socket();
                     }
                     Input::Event(event) => {
-                        if self.write_events(event).await.is_err() {
+                        // Boxed: the write's state (a batch's frames and
+                        // slices) lives only while a batch is written.
+                        if Box::pin(self.write_events(event)).await.is_err() {
                             self.socket = None;
                             return self.ended_without_socket();
                         }

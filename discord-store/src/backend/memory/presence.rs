@@ -11,10 +11,15 @@ use tokio::time::Instant;
 use crate::Result;
 use crate::presence::{PresenceRecord, PresenceStore};
 
+/// Presences and their deadlines by user. Entries are boxed: a hash table
+/// keeps up to twice as many slots as entries, and a boxed entry's slot is
+/// 16 bytes instead of about 64.
+type Entries = HashMap<Snowflake, Box<(PresenceRecord, Instant)>>;
+
 /// Presence in process memory.
 #[derive(Debug, Default)]
 pub struct MemoryPresence {
-    entries: Mutex<HashMap<Snowflake, (PresenceRecord, Instant)>>,
+    entries: Mutex<Entries>,
 }
 
 impl MemoryPresence {
@@ -23,7 +28,7 @@ impl MemoryPresence {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Snowflake, (PresenceRecord, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic while holding the lock cannot leave the map half-updated
         // (every update is a single insert or remove), so poisoning is ignored.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
@@ -39,7 +44,7 @@ impl PresenceStore for MemoryPresence {
         ttl: Duration,
     ) -> Result<()> {
         self.lock()
-            .insert(user_id, (presence.clone(), Instant::now() + ttl));
+            .insert(user_id, Box::new((presence.clone(), Instant::now() + ttl)));
         Ok(())
     }
 
@@ -48,7 +53,7 @@ impl PresenceStore for MemoryPresence {
         let map = self.lock();
         Ok(user_ids
             .iter()
-            .filter_map(|id| match map.get(id) {
+            .filter_map(|id| match map.get(id).map(|e| &**e) {
                 Some((p, deadline)) if *deadline > now => Some((*id, p.clone())),
                 _ => None,
             })
@@ -64,7 +69,7 @@ impl PresenceStore for MemoryPresence {
         let mut map = self.lock();
         let expired: Vec<Snowflake> = map
             .iter()
-            .filter(|(_, (_, deadline))| *deadline <= now)
+            .filter(|(_, entry)| entry.1 <= now)
             .map(|(id, _)| *id)
             .collect();
         for id in &expired {

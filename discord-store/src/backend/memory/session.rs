@@ -16,10 +16,15 @@ struct Entry {
     deadline: Instant,
 }
 
+/// The sessions by ID. Entries are boxed: a hash table keeps up to twice
+/// as many slots as entries, and a slot of a boxed entry is 24 bytes
+/// instead of about 150.
+type Entries = HashMap<Box<str>, Box<Entry>>;
+
 /// Sessions in process memory, each log bounded to `capacity` events.
 pub struct MemorySessions {
     capacity: usize,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
 }
 
 impl std::fmt::Debug for MemorySessions {
@@ -39,7 +44,7 @@ impl MemorySessions {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -55,11 +60,11 @@ impl MemorySessions {
         let capacity = self.capacity;
         let entry = match Self::live(&mut map, session_id) {
             Some(e) => e,
-            None => map.entry(session_id.to_owned()).or_insert(Entry {
+            None => map.entry(session_id.into()).or_insert(Box::new(Entry {
                 record: None,
                 log: VecDeque::new(),
                 deadline,
-            }),
+            })),
         };
         let mut last = 0;
         for (seq, payload) in entries {
@@ -75,12 +80,12 @@ impl MemorySessions {
         entry.deadline = deadline;
     }
 
-    fn live<'a>(map: &'a mut HashMap<String, Entry>, id: &str) -> Option<&'a mut Entry> {
+    fn live<'a>(map: &'a mut Entries, id: &str) -> Option<&'a mut Entry> {
         let now = Instant::now();
         if map.get(id).is_some_and(|e| e.deadline <= now) {
             map.remove(id);
         }
-        map.get_mut(id)
+        map.get_mut(id).map(|e| &mut **e)
     }
 }
 
@@ -101,12 +106,12 @@ impl SessionStore for MemorySessions {
             }
             None => {
                 map.insert(
-                    session.session_id.clone(),
-                    Entry {
+                    session.session_id.as_str().into(),
+                    Box::new(Entry {
                         record: Some(session.clone()),
                         log: VecDeque::new(),
                         deadline,
-                    },
+                    }),
                 );
             }
         }
