@@ -148,7 +148,7 @@ async fn next_input(live: &mut Option<Live>) -> Input {
 impl Conn {
     async fn serve(&mut self) {
         let hello = self.proto.hello();
-        if self.send_text(hello).await.is_err() || self.flush().await.is_err() {
+        if self.send_text(hello).is_err() || self.flush().await.is_err() {
             return;
         }
         match self.connected().await {
@@ -192,7 +192,7 @@ impl Conn {
                     }
                     Input::Control(Control::Reconnect) => {
                         let frame = discord_proto::gateway::ServerMessage::Reconnect.encode();
-                        let _ = self.send_text(frame).await;
+                        let _ = self.send_text(frame);
                         let _ = self.flush().await;
                         Box::pin(self.close(CloseCode::UnknownError, "node shutting down: resume")).await;
                         return self.ended_without_socket();
@@ -259,7 +259,7 @@ impl Conn {
         match step {
             Step::Nothing => {}
             Step::Send(frame) => {
-                if self.send_text(frame).await.is_err() || self.flush().await.is_err() {
+                if self.send_text(frame).is_err() || self.flush().await.is_err() {
                     self.socket = None;
                     return Some(self.ended_without_socket());
                 }
@@ -401,7 +401,7 @@ impl Conn {
             tracing::warn!("replay log append failed: {e}");
         }
         for frame in frames {
-            self.send_text(frame).await?;
+            self.send_text(frame)?;
         }
         if let Some(live) = self.live.as_mut()
             && live.handle.no_events()
@@ -420,7 +420,7 @@ impl Conn {
     /// Numbers, logs and writes (unflushed) one dispatch.
     async fn dispatch_now(&mut self, name: &str, data: &str, id: u64) -> Result<(), ()> {
         let frame = self.log(name, data, id).await;
-        self.send_text(frame).await
+        self.send_text(frame)
     }
 
     /// Numbers a dispatch and appends it to the session's replay log (every
@@ -455,7 +455,7 @@ impl Conn {
 
     /// Queues a frame for the next [`flush`](Self::flush), compressed if
     /// the connection asked for it.
-    async fn send_text(&mut self, frame: String) -> Result<(), ()> {
+    fn send_text(&mut self, frame: String) -> Result<(), ()> {
         if self.socket.is_none() {
             return Err(());
         }

@@ -98,7 +98,7 @@ impl Conn {
             return self.fail(CloseCode::UnknownError).await;
         }
         let frame = self.proto.dispatch("READY", &ready);
-        if self.send_text(frame).await.is_err() {
+        if self.send_text(frame).is_err() {
             return Some(Ended::Detached);
         }
         let threshold = identify.large_threshold.unwrap_or(50).clamp(50, 250) as usize;
@@ -108,7 +108,7 @@ impl Conn {
                 Self::guild_create(&inner, user.id, guild, threshold, identify.intents).await;
             let frame = self.proto.dispatch("GUILD_CREATE", &data);
             self.append_log(&guild_create_entry(id, threshold)).await;
-            if self.send_text(frame).await.is_err() {
+            if self.send_text(frame).is_err() {
                 return Some(Ended::Detached);
             }
         }
@@ -292,7 +292,7 @@ impl Conn {
                 }
                 None => frame.to_owned(),
             };
-            if self.send_text(frame).await.is_err() {
+            if self.send_text(frame).is_err() {
                 self.socket = None;
                 return Some(Ended::Detached);
             }
@@ -313,7 +313,7 @@ impl Conn {
 
     pub(super) async fn invalid_session(&mut self, resumable: bool) -> Option<Ended> {
         let frame = self.proto.invalid_session(resumable);
-        if self.send_text(frame).await.is_err() || self.flush().await.is_err() {
+        if self.send_text(frame).is_err() || self.flush().await.is_err() {
             self.socket = None;
             return Some(self.ended_without_socket());
         }

@@ -119,6 +119,22 @@ fn native_record(row: &rusqlite::Row<'_>) -> Result<MessageRecord> {
     )))
 }
 
+/// The messages `sql` (a `select_messages!` query) selects with `params`,
+/// through SQLite's native reader.
+fn native_records(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl IntoIterator<Item = i64>,
+) -> Result<Vec<MessageRecord>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next()? {
+        records.push(native_record(row)?);
+    }
+    Ok(records)
+}
+
 fn data_json(m: &MessageRecord) -> Result<String> {
     Ok(serde_json::to_string(&Data {
         guild_id: m.guild_id,
@@ -217,15 +233,7 @@ impl SqlStore {
             let mut params = vec![db_id(channel_id)];
             params.extend(anchor.map(db_id));
             params.push(limit as i64);
-            return reader.read(|conn| {
-                let mut stmt = conn.prepare_cached(sql)?;
-                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-                let mut page = Vec::with_capacity(limit);
-                while let Some(row) = rows.next()? {
-                    page.push(native_record(row)?);
-                }
-                Ok(page)
-            });
+            return reader.read(|conn| native_records(conn, sql, params));
         }
         let mut q = sqlx::query(sql).bind(db_id(channel_id));
         if let Some(a) = anchor {
@@ -284,11 +292,9 @@ impl MessageStore for SqlStore {
     async fn get(&self, channel_id: Snowflake, id: Snowflake) -> Result<Option<MessageRecord>> {
         let sql = select_messages!("WHERE id = $1 AND channel_id = $2");
         if let Some(reader) = &self.reader {
-            return reader.read(|conn| {
-                let mut stmt = conn.prepare_cached(sql)?;
-                let mut rows = stmt.query([db_id(id), db_id(channel_id)])?;
-                rows.next()?.map(native_record).transpose()
-            });
+            let found =
+                reader.read(|conn| native_records(conn, sql, [db_id(id), db_id(channel_id)]))?;
+            return Ok(found.into_iter().next());
         }
         let row = sqlx::query(sql)
             .bind(db_id(id))
