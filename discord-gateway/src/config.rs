@@ -37,15 +37,6 @@ pub struct GatewayConfig {
     pub max_guilds_per_shard: usize,
     /// The URL clients are told to resume at (`resume_gateway_url`).
     pub resume_gateway_url: String,
-    /// The WebSocket read buffer per connection, in bytes. Clients send
-    /// small payloads (heartbeats of about 20 bytes, a few hundred for
-    /// IDENTIFY), so 256 bytes serve them; a larger frame just takes
-    /// several reads. Each idle connection holds this much
-    /// (tokio-tungstenite's default is 128 KiB; 1 KiB here cost 0.5 KB more
-    /// per idle session, measured).
-    pub read_buffer_size: usize,
-    /// The WebSocket write buffer per connection, in bytes.
-    pub write_buffer_size: usize,
 }
 
 impl Default for GatewayConfig {
@@ -63,8 +54,6 @@ impl Default for GatewayConfig {
             presence_ttl: Duration::from_secs(120),
             max_guilds_per_shard: 2500,
             resume_gateway_url: "ws://127.0.0.1:8080".into(),
-            read_buffer_size: 256,
-            write_buffer_size: 0,
         }
     }
 }

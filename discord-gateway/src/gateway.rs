@@ -406,13 +406,8 @@ async fn upgrade(
     // Read a little past the protocol's limit so an oversized frame gets a
     // clean 4002 from the protocol rather than a transport error.
     let max_message = (config.max_frame_size * 4).max(16 * 1024);
-    let ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(config.read_buffer_size)
-        .write_buffer_size(config.write_buffer_size)
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message));
     let inner = Arc::clone(&gateway.inner);
-    ws.on_upgrade(ws_config, move |socket| {
+    ws.on_upgrade(max_message, move |socket| {
         crate::connection::run(inner, socket, query.accept())
     })
 }

@@ -45,6 +45,13 @@ pub(crate) enum Control {
     Reconnect,
 }
 
+/// What a session task is told next.
+#[derive(Debug)]
+pub(crate) enum Input {
+    Control(Control),
+    Event(Arc<Prepared>),
+}
+
 /// Whom to tell that a session was released.
 #[derive(Debug)]
 pub(crate) enum ReleaseReply {
@@ -62,18 +69,17 @@ pub(crate) struct SessionHandle {
     pub user_id: Snowflake,
     pub intents: Intents,
     pub shard: Option<[u32; 2]>,
-    /// Events waiting for the session task, oldest first (a queue and a
-    /// `Notify` in the handle rather than a channel: no allocation while
-    /// the queue is empty, about 500 bytes less per idle session).
+    /// Events waiting for the session task, oldest first (a queue in the
+    /// handle rather than a channel: no allocation while the queue is
+    /// empty, about 500 bytes less per idle session).
     events: Mutex<VecDeque<Arc<Prepared>>>,
-    event_ready: Notify,
     /// Queued events beyond which the session has overflowed.
     capacity: usize,
-    /// Control messages, read by the session task before events (a queue
-    /// and a `Notify` rather than a second channel: less memory per idle
-    /// session).
+    /// Control messages, read by the session task before events.
     controls: Mutex<VecDeque<Control>>,
-    control_ready: Notify,
+    /// Wakes the session task for an event or a control message (one
+    /// `Notify` for both: an idle task waits on one `Notified`, not two).
+    ready: Notify,
     /// Set once the queue reached `capacity`: the session is told to
     /// close (once); events still queue, in order, for its replay log.
     overflowed: AtomicBool,
@@ -95,10 +101,9 @@ impl SessionHandle {
             intents,
             shard,
             events: Mutex::new(VecDeque::new()),
-            event_ready: Notify::new(),
             capacity,
             controls: Mutex::new(VecDeque::new()),
-            control_ready: Notify::new(),
+            ready: Notify::new(),
             overflowed: AtomicBool::new(false),
         }
     }
@@ -118,15 +123,19 @@ impl SessionHandle {
         } else {
             drop(events);
         }
-        self.event_ready.notify_one();
+        self.ready.notify_one();
     }
 
-    /// The next queued event, waiting for one (cancel safe).
-    pub(crate) async fn next_event(&self) -> Arc<Prepared> {
+    /// The next control message, or else the next queued event, waiting
+    /// for one (cancel safe).
+    pub(crate) async fn next_input(&self) -> Input {
         loop {
-            let notified = self.event_ready.notified();
+            let notified = self.ready.notified();
+            if let Some(control) = lock(&self.controls).pop_front() {
+                return Input::Control(control);
+            }
             if let Some(event) = self.try_event() {
-                return event;
+                return Input::Event(event);
             }
             notified.await;
         }
@@ -151,18 +160,7 @@ impl SessionHandle {
     /// Tells the session task something; it reads these before events.
     pub(crate) fn send_control(&self, control: Control) {
         lock(&self.controls).push_back(control);
-        self.control_ready.notify_one();
-    }
-
-    /// The next control message, waiting for one (cancel safe).
-    pub(crate) async fn next_control(&self) -> Control {
-        loop {
-            let notified = self.control_ready.notified();
-            if let Some(control) = lock(&self.controls).pop_front() {
-                return control;
-            }
-            notified.await;
-        }
+        self.ready.notify_one();
     }
 
     /// The next control message if one is waiting.

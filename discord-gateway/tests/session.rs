@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use discord_proto::gateway::Intents;
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -71,6 +71,47 @@ async fn heartbeats_are_acknowledged() {
     c.payload().await;
     c.send(json!({"op": 1, "d": null})).await;
     assert_eq!(c.payload().await["op"], 11);
+}
+
+/// WebSocket framing a client may use: a ping is answered with a pong
+/// carrying its payload, a command sent in fragments (with a ping between
+/// them) is read whole, and a close is answered with the same code.
+#[tokio::test]
+async fn pings_fragments_and_closes_follow_the_websocket_protocol() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let n = single().await;
+    let mut c = Client::identify(n.addr, 3, ALL).await;
+    c.ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(WAIT, c.ws.next()).await.unwrap();
+    match pong {
+        Some(Ok(Message::Pong(payload))) => assert_eq!(&payload[..], b"are you there"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+    let heartbeat = json!({"op": 1, "d": c.seq}).to_string().into_bytes();
+    let (a, rest) = heartbeat.split_at(3);
+    let (b, tail) = rest.split_at(4);
+    for (i, part) in [a, b, tail].into_iter().enumerate() {
+        let opcode = OpCode::Data(if i == 0 { Data::Text } else { Data::Continue });
+        let frame = Frame::message(part.to_vec(), opcode, i == 2);
+        c.ws.send(Message::Frame(frame)).await.unwrap();
+        if i == 0 {
+            c.ws.send(Message::Ping(b"between".to_vec().into()))
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(c.payload().await["op"], 11, "the fragmented heartbeat");
+    c.ws.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: 1000.into(),
+        reason: "bye".into(),
+    }))
+    .await
+    .unwrap();
+    assert_eq!(c.closed_with().await, 1000, "the close is answered in kind");
 }
 
 #[tokio::test]

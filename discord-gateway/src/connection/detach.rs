@@ -56,18 +56,18 @@ impl Conn {
             let handle = Arc::clone(&live.handle);
             tokio::select! {
                 biased;
-                control = handle.next_control() => match control {
-                    Control::Release(reply) => {
+                input = handle.next_input() => match input {
+                    Input::Control(Control::Release(reply)) => {
                         self.release(reply).await;
                         return;
                     }
-                    Control::Overflow | Control::Reconnect => {}
-                },
-                event = handle.next_event() => {
-                    if !self.is_duplicate(&event) {
-                        self.log(&event.name, &event.data, event.id).await;
+                    Input::Control(Control::Overflow | Control::Reconnect) => {}
+                    Input::Event(event) => {
+                        if !self.is_duplicate(&event) {
+                            self.log(&event.name, &event.data, event.id).await;
+                        }
                     }
-                }
+                },
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }

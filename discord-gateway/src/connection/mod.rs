@@ -18,9 +18,9 @@ use futures::future::Either;
 
 use crate::data::{AuthError, MemberQuery, VoiceSession};
 use crate::gateway::{Accept, Inner, offline};
-use crate::hub::{Control, Prepared, ReleaseReply, SessionHandle, on_shard};
+use crate::hub::{Control, Input, Prepared, ReleaseReply, SessionHandle, on_shard};
 use crate::protocol::{Limits, Protocol, Step};
-use crate::socket::{CloseFrame, Message, OutFrame, Socket};
+use crate::socket::{Incoming, OutFrame, Socket};
 use crate::view::GuildView;
 
 mod commands;
@@ -86,7 +86,7 @@ pub(crate) fn run(
 
 /// Closes a connection refused before its session began.
 async fn refuse(mut socket: Socket, code: CloseCode, reason: &'static str) {
-    let _ = socket.send(close_message(code, reason)).await;
+    let _ = socket.close(code.get(), reason).await;
 }
 
 /// A session's state once IDENTIFY or RESUME succeeded.
@@ -121,26 +121,10 @@ struct Conn {
     live: Option<Live>,
 }
 
-fn close_message(code: CloseCode, reason: &str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code: code.get().into(),
-        reason: reason.into(),
-    }))
-}
-
 /// What a live session is told next: control first.
-enum Input {
-    Control(Control),
-    Event(Arc<Prepared>),
-}
-
 async fn next_input(live: &mut Option<Live>) -> Input {
     match live {
-        Some(l) => tokio::select! {
-            biased;
-            c = l.handle.next_control() => Input::Control(c),
-            e = l.handle.next_event() => Input::Event(e),
-        },
+        Some(l) => l.handle.next_input().await,
         None => std::future::pending().await,
     }
 }
@@ -208,11 +192,10 @@ impl Conn {
                 },
                 message = socket.recv() => {
                     let bytes = match message {
-                        Some(Ok(Message::Text(t))) => t.as_str().as_bytes().to_vec(),
-                        Some(Ok(Message::Binary(b))) => b.to_vec(),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                        Some(Ok(Message::Close(frame))) => {
-                            let code = frame.map_or(1005, |f| u16::from(f.code));
+                        Some(Ok(Incoming::Text(bytes) | Incoming::Binary(bytes))) => bytes,
+                        Some(Ok(Incoming::Ping(_) | Incoming::Pong)) => continue,
+                        Some(Ok(Incoming::Close(code))) => {
+                            let code = code.unwrap_or(1005);
                             self.socket = None;
                             return if matches!(code, 1000 | 1001) || self.live.is_none() {
                                 Ended::Finished
@@ -484,7 +467,7 @@ impl Conn {
             if !self.out.is_empty() {
                 let _ = socket.write(&mut self.out).await;
             }
-            let _ = socket.send(close_message(code, reason)).await;
+            let _ = socket.close(code.get(), reason).await;
         }
     }
 }

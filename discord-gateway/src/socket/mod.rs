@@ -1,0 +1,286 @@
+//! The gateway's WebSocket: the HTTP/1.1 upgrade on hyper, and the
+//! framing in both directions written for a server holding many idle
+//! connections.
+//!
+//! Why not axum's `WebSocket` (tokio-tungstenite): its stream keeps a read
+//! buffer (grown to the largest message received, IDENTIFY) and a write
+//! buffer (grown to the largest frame sent, READY or GUILD_CREATE) for as
+//! long as the connection lives, and its state is about 370 bytes more per
+//! connection (heaptrack: together about 1.9 KB of every idle session).
+//! Here reads go through a buffer on the stack of the poll that reads
+//! ([`read::Reader`] keeps only bytes of an incomplete frame), and data
+//! frames are written with vectored writes from their own buffers. Frame
+//! headers are still parsed by tungstenite.
+
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+mod io;
+mod read;
+mod write;
+
+use io::Io;
+pub(crate) use read::Incoming;
+use read::Reader;
+pub(crate) use write::OutFrame;
+
+/// The most slices one vectored write is given (Linux takes 1,024).
+const MAX_SLICES: usize = 512;
+
+/// Frames are gathered into one vectored write up to about this many
+/// bytes. Many small frames (the common case) still go in one call; large
+/// ones go a few at a time, so the reader gets the first ones while the
+/// rest are written (one write of a whole batch of 16 KiB frames let a
+/// reader on the same runtime fall behind under load, in the slow-client
+/// test).
+const MAX_WRITE: usize = 64 * 1024;
+
+/// An accepted WebSocket upgrade request (HTTP/1.1 only).
+pub(crate) struct Upgrade {
+    key: HeaderValue,
+    on_upgrade: OnUpgrade,
+}
+
+/// Why a request is not a WebSocket upgrade.
+pub(crate) struct NotAnUpgrade(&'static str);
+
+impl IntoResponse for NotAnUpgrade {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "message": self.0, "code": 0 }).to_string();
+        (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = NotAnUpgrade;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if parts.method != Method::GET {
+            return Err(NotAnUpgrade("a WebSocket upgrade must be a GET"));
+        }
+        if !header_has_token(&parts.headers, header::CONNECTION, "upgrade")
+            || !header_has_token(&parts.headers, header::UPGRADE, "websocket")
+        {
+            return Err(NotAnUpgrade("expected a WebSocket upgrade request"));
+        }
+        if parts.headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13"))
+        {
+            return Err(NotAnUpgrade(
+                "unsupported Sec-WebSocket-Version (13 expected)",
+            ));
+        }
+        let key = parts
+            .headers
+            .get(header::SEC_WEBSOCKET_KEY)
+            .cloned()
+            .ok_or(NotAnUpgrade("Sec-WebSocket-Key missing"))?;
+        let on_upgrade = parts
+            .extensions
+            .remove::<OnUpgrade>()
+            .ok_or(NotAnUpgrade("this connection cannot be upgraded"))?;
+        Ok(Upgrade { key, on_upgrade })
+    }
+}
+
+impl Upgrade {
+    /// Answers 101 Switching Protocols (no extension: a permessage-deflate
+    /// offer is declined by not naming it) and, once hyper hands the
+    /// connection over, runs `serve` on the socket in a task of its own.
+    /// Messages over `max_message` bytes end the connection.
+    pub(crate) fn on_upgrade<F, Fut>(self, max_message: usize, serve: F) -> Response
+    where
+        F: FnOnce(Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let socket = Socket::new(upgraded, max_message);
+            // The connection gets a task of its own and this one ends: a
+            // task's memory is its future's largest state, so an idle
+            // session then holds only the connection's future.
+            tokio::spawn(serve(socket));
+        });
+        let accept = derive_accept_key(self.key.as_bytes());
+        (
+            StatusCode::SWITCHING_PROTOCOLS,
+            [
+                (header::CONNECTION, HeaderValue::from_static("upgrade")),
+                (header::UPGRADE, HeaderValue::from_static("websocket")),
+                (
+                    header::SEC_WEBSOCKET_ACCEPT,
+                    HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+                ),
+            ],
+        )
+            .into_response()
+    }
+}
+
+/// Bytes read from the connection per read call, into a buffer on the
+/// stack (client messages are small; a larger one takes several reads).
+const READ_CHUNK: usize = 2048;
+
+/// Control frames (pongs) waiting to be written beyond which the socket
+/// stops reading: a client that pings without reading gets backpressure.
+const MAX_CONTROL_BACKLOG: usize = 4096;
+
+/// One client's WebSocket.
+pub(crate) struct Socket {
+    io: Io,
+    reader: Reader,
+    /// Encoded control frames not yet written; unallocated when empty.
+    control: Vec<u8>,
+}
+
+impl Socket {
+    /// Takes over an upgraded connection. Served by axum, it is a
+    /// `TcpStream`, taken out of hyper's box; bytes the client sent after
+    /// its request (hyper read them already) are read first.
+    fn new(upgraded: Upgraded, max_message: usize) -> Self {
+        let mut reader = Reader::new(max_message);
+        let io = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                reader.feed(&parts.read_buf);
+                Io::Tcp(parts.io.into_inner())
+            }
+            Err(upgraded) => Io::Other(TokioIo::new(upgraded)),
+        };
+        Socket {
+            io,
+            reader,
+            control: Vec::new(),
+        }
+    }
+
+    /// The next message from the client: text, binary or close (pings are
+    /// answered here); `None` once the connection is closed. An error is
+    /// an I/O error or a breach of the WebSocket protocol (including a
+    /// message over the size limit). Cancel safe.
+    pub(crate) async fn recv(&mut self) -> Option<std::io::Result<Incoming>> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Incoming>>> {
+        loop {
+            if let Poll::Ready(Err(e)) = self.poll_control(cx) {
+                return Poll::Ready(Some(Err(e)));
+            }
+            match self.reader.next() {
+                Err(e) => {
+                    let e = std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Ok(Some(Incoming::Ping(payload))) => {
+                    write::pong(&mut self.control, &payload);
+                    continue;
+                }
+                Ok(Some(Incoming::Pong)) => continue,
+                Ok(Some(Incoming::Close(code))) => {
+                    // Answer with the same code (best effort: the
+                    // connection ends either way).
+                    write::close(&mut self.control, code, "");
+                    let _ = self.poll_control(cx);
+                    return Poll::Ready(Some(Ok(Incoming::Close(code))));
+                }
+                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                Ok(None) => {}
+            }
+            if self.control.len() > MAX_CONTROL_BACKLOG {
+                // poll_control is waiting for the socket to take them.
+                return Poll::Pending;
+            }
+            // On this poll's stack, not in the connection's state: an idle
+            // connection waits for bytes holding no buffer.
+            let mut scratch = [0u8; READ_CHUNK];
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(None),
+                Poll::Ready(Ok(())) => self.reader.feed(buf.filled()),
+            }
+        }
+    }
+
+    /// Writes pending control frames, keeping its place across calls.
+    fn poll_control(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.control.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        while !self.control.is_empty() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.control))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.control.drain(..n);
+        }
+        self.control = Vec::new();
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Sends a close frame with `code` and `reason` (cut to fit).
+    pub(crate) async fn close(&mut self, code: u16, reason: &str) -> std::io::Result<()> {
+        write::close(&mut self.control, Some(code), reason);
+        std::future::poll_fn(|cx| self.poll_control(cx)).await
+    }
+
+    /// Writes `frames` in order, then drops them.
+    pub(crate) async fn write(&mut self, frames: &mut Vec<OutFrame>) -> std::io::Result<()> {
+        // A pong not yet written goes first: frames never interleave.
+        std::future::poll_fn(|cx| self.poll_control(cx)).await?;
+        let headers: Vec<([u8; 10], usize)> = frames
+            .iter()
+            .map(|f| write::data_header(f.binary, f.payload.len()))
+            .collect();
+        let io = &mut self.io;
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity((frames.len() * 2).min(MAX_SLICES));
+        let mut bytes = 0;
+        for (i, (frame, (header, used))) in frames.iter().zip(&headers).enumerate() {
+            slices.push(IoSlice::new(&header[..*used]));
+            slices.push(IoSlice::new(&frame.payload));
+            bytes += used + frame.payload.len();
+            let last = i + 1 == frames.len();
+            if last || bytes >= MAX_WRITE || slices.len() + 2 > MAX_SLICES {
+                let mut rest = &mut slices[..];
+                while !rest.is_empty() {
+                    let n = io.write_vectored(rest).await?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                    IoSlice::advance_slices(&mut rest, n);
+                }
+                slices.clear();
+                bytes = 0;
+            }
+        }
+        io.flush().await?;
+        *frames = Vec::new();
+        Ok(())
+    }
+}
