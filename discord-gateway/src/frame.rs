@@ -5,15 +5,22 @@
 /// JSON. `name` is an event name (upper-case ASCII and `_`), which needs no
 /// escaping.
 pub fn dispatch(name: &str, seq: u64, data: &str) -> String {
-    let mut out = String::with_capacity(data.len() + name.len() + 40);
-    out.push_str(r#"{"op":0,"d":"#);
+    let tail = dispatch_tail(name, seq);
+    let mut out = String::with_capacity(DISPATCH_HEAD.len() + data.len() + tail.len());
+    out.push_str(DISPATCH_HEAD);
     out.push_str(data);
-    out.push_str(r#","s":"#);
-    out.push_str(&seq.to_string());
-    out.push_str(r#","t":""#);
-    out.push_str(name);
-    out.push_str(r#""}"#);
+    out.push_str(&tail);
     out
+}
+
+/// What a [`dispatch`] frame starts with, before the data.
+pub const DISPATCH_HEAD: &str = r#"{"op":0,"d":"#;
+
+/// What a [`dispatch`] frame ends with, after the data: the sequence number
+/// and the name. A frame may be written as [`DISPATCH_HEAD`], the data and
+/// this, with the data shared by every session that receives it.
+pub fn dispatch_tail(name: &str, seq: u64) -> String {
+    format!(r#","s":{seq},"t":"{name}"}}"#)
 }
 
 #[cfg(test)]

@@ -17,16 +17,47 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::event::Event;
 use crate::view::GuildView;
 
-/// An event ready to frame: the name and data shared by every session that
-/// receives this view of it.
+/// An event ready to frame, shared by every session that receives this
+/// view of it: its replay-log entry (see [`logged`](crate::logged)), which
+/// holds the name and data; sessions log the entry itself and write the
+/// data from it.
 #[derive(Debug)]
 pub(crate) struct Prepared {
     /// The event's ID (for de-duplication across a hand-over).
     pub id: u64,
+    entry: Arc<str>,
+    /// Where the name ends in `entry` (the data starts one byte later).
+    name_end: usize,
+}
+
+impl Prepared {
+    pub(crate) fn new(id: u64, name: &str, data: &str) -> Self {
+        Prepared {
+            id,
+            entry: crate::logged::dispatch(id, name, data).into(),
+            name_end: crate::logged::data_offset(name) - 1,
+        }
+    }
+
     /// `t`.
-    pub name: Arc<str>,
+    pub(crate) fn name(&self) -> &str {
+        &self.entry[crate::logged::ID_DIGITS..self.name_end]
+    }
+
     /// `d`, as JSON.
-    pub data: Arc<str>,
+    pub(crate) fn data(&self) -> &str {
+        &self.entry[self.data_offset()..]
+    }
+
+    /// Where the data starts in [`Prepared::entry`].
+    pub(crate) fn data_offset(&self) -> usize {
+        self.name_end + 1
+    }
+
+    /// The replay-log entry.
+    pub(crate) fn entry(&self) -> &Arc<str> {
+        &self.entry
+    }
 }
 
 /// Queue slots an empty event queue keeps (a few events arrive together
@@ -445,12 +476,7 @@ struct Fanout<'a> {
 
 impl<'a> Fanout<'a> {
     fn new(event: &'a Event) -> Self {
-        let name: Arc<str> = Arc::from(event.name.as_str());
-        let full = Arc::new(Prepared {
-            id: event.id,
-            name,
-            data: Arc::from(event.data.get()),
-        });
+        let full = Arc::new(Prepared::new(event.id, &event.name, event.data.get()));
         let readers = matches!(event.name.as_str(), "MESSAGE_CREATE" | "MESSAGE_UPDATE")
             .then(|| message_readers(event.data.get()));
         let subject = (event.name == "PRESENCE_UPDATE")
@@ -488,11 +514,11 @@ impl<'a> Fanout<'a> {
                 .is_some_and(|r| !r.contains(&session.user_id));
         if hide_content {
             let stripped = self.stripped.get_or_insert_with(|| {
-                Arc::new(Prepared {
-                    id: self.full.id,
-                    name: Arc::clone(&self.full.name),
-                    data: Arc::from(strip_content(self.event.data.get()).as_str()),
-                })
+                Arc::new(Prepared::new(
+                    self.full.id,
+                    &self.event.name,
+                    &strip_content(self.event.data.get()),
+                ))
             });
             session.push(Arc::clone(stripped));
         } else {

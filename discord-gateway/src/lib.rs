@@ -8,6 +8,7 @@ pub mod event;
 pub mod frame;
 mod gateway;
 mod hub;
+mod logged;
 pub mod protocol;
 mod socket;
 pub mod view;

@@ -256,8 +256,14 @@ impl Protocol {
 
     /// Frames the next dispatch around `data` (already JSON).
     pub fn dispatch(&mut self, name: &str, data: &str) -> String {
+        frame::dispatch(name, self.next_seq(), data)
+    }
+
+    /// Takes the next sequence number for a dispatch the caller frames
+    /// itself (see [`frame::dispatch_tail`]).
+    pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
-        frame::dispatch(name, self.seq, data)
+        self.seq
     }
 
     /// Marks the connection closed and returns the step that closes it.

@@ -1,6 +1,7 @@
 //! Gateway sessions: what a RESUME on any node needs, and a bounded replay
 //! log of the events each session was sent.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -53,18 +54,29 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Appends a sent event (its sequence number and encoded payload) to the
     /// session's log, dropping the oldest beyond the store's bound, and
     /// records `seq` as the session's last sequence number.
-    async fn append(&self, session_id: &str, seq: u64, payload: &str, ttl: Duration) -> Result<()>;
+    ///
+    /// Payloads are shared (`Arc<str>`): the gateway logs one payload for
+    /// every session that received an event, and an in-process store keeps
+    /// that one copy rather than one per session.
+    async fn append(
+        &self,
+        session_id: &str,
+        seq: u64,
+        payload: Arc<str>,
+        ttl: Duration,
+    ) -> Result<()>;
     /// [`SessionStore::append`] for several events in order, in one round
     /// trip where the backend allows it (the gateway logs a batch of events
     /// before writing them to the socket).
     async fn append_many(
         &self,
         session_id: &str,
-        entries: &[(u64, String)],
+        entries: &[(u64, Arc<str>)],
         ttl: Duration,
     ) -> Result<()> {
         for (seq, payload) in entries {
-            self.append(session_id, *seq, payload, ttl).await?;
+            self.append(session_id, *seq, Arc::clone(payload), ttl)
+                .await?;
         }
         Ok(())
     }
@@ -74,19 +86,25 @@ pub trait SessionStore: Send + Sync + 'static {
 
 /// The replay rule shared by backends: `log` holds consecutive sequence
 /// numbers (oldest first). Events after `seq` can be replayed when the log
-/// still holds `seq + 1` (or `seq` is the last one sent).
-pub(crate) fn replay_from(log: impl Iterator<Item = (u64, String)>, seq: u64) -> Replay {
-    let log: Vec<(u64, String)> = log.collect();
-    let Some(&(first, _)) = log.first() else {
+/// still holds `seq + 1` (or `seq` is the last one sent). Only the payloads
+/// replayed are made into `String`s.
+pub(crate) fn replay_from<P: AsRef<str>>(
+    log: impl ExactSizeIterator<Item = (u64, P)> + Clone,
+    seq: u64,
+) -> Replay {
+    let (Some((first, _)), Some((last, _))) = (log.clone().next(), log.clone().last()) else {
         return if seq == 0 {
             Replay::Events(Vec::new())
         } else {
             Replay::Gap
         };
     };
-    let last = log.last().map_or(first, |(s, _)| *s);
     if seq > last || seq + 1 < first {
         return Replay::Gap;
     }
-    Replay::Events(log.into_iter().filter(|(s, _)| *s > seq).collect())
+    Replay::Events(
+        log.filter(|(s, _)| *s > seq)
+            .map(|(s, p)| (s, p.as_ref().to_owned()))
+            .collect(),
+    )
 }

@@ -116,7 +116,7 @@ mod live {
             node_id: Some("a".into()),
         };
         a.save(&rec, Duration::from_secs(60)).await.unwrap();
-        a.append("shared", 1, "{}", Duration::from_secs(60))
+        a.append("shared", 1, "{}".into(), Duration::from_secs(60))
             .await
             .unwrap();
         assert_eq!(

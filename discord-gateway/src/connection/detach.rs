@@ -29,7 +29,7 @@ impl Conn {
             let next = self.live.as_ref().and_then(|l| l.handle.try_event());
             let Some(event) = next else { break };
             if !self.is_duplicate(&event) {
-                self.log(&event.name, &event.data, event.id).await;
+                self.log_only(&event).await;
             }
         }
     }
@@ -64,7 +64,7 @@ impl Conn {
                     Input::Control(Control::Overflow | Control::Reconnect) => {}
                     Input::Event(event) => {
                         if !self.is_duplicate(&event) {
-                            self.log(&event.name, &event.data, event.id).await;
+                            self.log_only(&event).await;
                         }
                     }
                 },

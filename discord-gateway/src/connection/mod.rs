@@ -17,8 +17,10 @@ use discord_store::session::SessionRecord;
 use futures::future::Either;
 
 use crate::data::{AuthError, MemberQuery, VoiceSession};
+use crate::frame;
 use crate::gateway::{Accept, Inner, offline};
 use crate::hub::{Control, Input, Prepared, ReleaseReply, SessionHandle, on_shard};
+use crate::logged;
 use crate::protocol::{Limits, Protocol, Step};
 use crate::socket::{Incoming, OutFrame, Socket};
 use crate::view::GuildView;
@@ -362,15 +364,15 @@ impl Conn {
                 _ => break,
             }
         }
-        let mut frames = Vec::with_capacity(batch.len());
+        let mut numbered = Vec::with_capacity(batch.len());
         let mut logged = Vec::with_capacity(batch.len());
         for event in batch {
             if self.is_duplicate(&event) {
                 continue;
             }
-            let frame = self.proto.dispatch(&event.name, &event.data);
-            logged.push((self.proto.seq(), logged_entry(event.id, &frame)));
-            frames.push(frame);
+            let seq = self.proto.next_seq();
+            logged.push((seq, Arc::clone(event.entry())));
+            numbered.push((seq, event));
         }
         if let Some(live) = self.live.as_ref()
             && !logged.is_empty()
@@ -383,8 +385,8 @@ impl Conn {
         {
             tracing::warn!("replay log append failed: {e}");
         }
-        for frame in frames {
-            self.send_text(frame)?;
+        for (seq, event) in numbered {
+            self.send_event(seq, &event)?;
         }
         if let Some(live) = self.live.as_mut()
             && live.handle.no_events()
@@ -411,12 +413,20 @@ impl Conn {
     /// session ID comes from it).
     async fn log(&mut self, name: &str, data: &str, id: u64) -> String {
         let frame = self.proto.dispatch(name, data);
-        self.append_log(&logged_entry(id, &frame)).await;
+        self.append_log(logged::dispatch(id, name, data).into())
+            .await;
         frame
     }
 
+    /// Numbers a fanned-out event and logs it without sending it (the
+    /// session has no socket, or is being handed over).
+    async fn log_only(&mut self, event: &Prepared) {
+        self.proto.next_seq();
+        self.append_log(Arc::clone(event.entry())).await;
+    }
+
     /// Appends `entry` to the replay log at the current sequence number.
-    async fn append_log(&mut self, entry: &str) {
+    async fn append_log(&mut self, entry: Arc<str>) {
         let Some(live) = self.live.as_ref() else {
             return;
         };
@@ -434,6 +444,22 @@ impl Conn {
         {
             tracing::warn!("replay log append failed: {e}");
         }
+    }
+
+    /// Queues a fanned-out event numbered `seq`. Uncompressed, the frame
+    /// is written around the event's data, shared with every session that
+    /// receives it: only the envelope is this session's own.
+    fn send_event(&mut self, seq: u64, event: &Prepared) -> Result<(), ()> {
+        if self.encoder.is_some() || self.socket.is_none() {
+            return self.send_text(frame::dispatch(event.name(), seq, event.data()));
+        }
+        self.out.push(OutFrame::text_around(
+            frame::DISPATCH_HEAD,
+            Arc::clone(event.entry()),
+            event.data_offset(),
+            frame::dispatch_tail(event.name(), seq),
+        ));
+        Ok(())
     }
 
     /// Queues a frame for the next [`flush`](Self::flush), compressed if
@@ -472,38 +498,6 @@ impl Conn {
     }
 }
 
-/// A replay-log entry: the event ID (16 hex digits) then the frame.
-fn logged_entry(id: u64, frame: &str) -> String {
-    format!("{id:016x}{frame}")
-}
-
-/// Starts the replay-log entry of an IDENTIFY's GUILD_CREATE, in place of
-/// a frame (frames start with `{`): `~GUILD_CREATE <guild id> <large
-/// threshold>`. The frame is the largest a session sends and is made for
-/// that session alone, so the log keeps how to make it again rather than
-/// a copy of it for as long as the session lives.
-const GUILD_CREATE_ENTRY: &str = "~GUILD_CREATE ";
-
-/// The replay-log entry for a GUILD_CREATE sent after IDENTIFY.
-fn guild_create_entry(guild: Snowflake, threshold: usize) -> String {
-    logged_entry(0, &format!("{GUILD_CREATE_ENTRY}{guild} {threshold}"))
-}
-
-/// The guild and large threshold of a [`guild_create_entry`]'s frame part.
-fn parse_guild_create_entry(frame: &str) -> Option<(Snowflake, usize)> {
-    let (guild, threshold) = frame.strip_prefix(GUILD_CREATE_ENTRY)?.split_once(' ')?;
-    Some((guild.parse().ok()?, threshold.parse().ok()?))
-}
-
-/// Splits a replay-log entry (see [`logged_entry`]) into the event ID and
-/// the frame.
-fn split_logged(payload: &str) -> (u64, &str) {
-    match (payload.get(..16), payload.get(16..)) {
-        (Some(id), Some(frame)) => (u64::from_str_radix(id, 16).unwrap_or(0), frame),
-        _ => (0, payload),
-    }
-}
-
 fn presence_record(update: &UpdatePresence) -> PresenceRecord {
     PresenceRecord {
         status: update.status,
@@ -522,23 +516,5 @@ fn presence_update(user: Snowflake, p: &PresenceRecord) -> PresenceUpdate {
         status: p.status,
         activities: p.activities.clone(),
         client_status: p.client_status,
-    }
-}
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_guild_create_entry_round_trips_and_is_never_a_frame() {
-        let entry = guild_create_entry(Snowflake::new(81_234), 250);
-        let (id, frame) = split_logged(&entry);
-        assert_eq!(id, 0);
-        assert!(!frame.starts_with('{'));
-        assert_eq!(
-            parse_guild_create_entry(frame),
-            Some((Snowflake::new(81_234), 250))
-        );
-        let dispatch = logged_entry(7, &crate::frame::dispatch("GUILD_CREATE", 2, "{}"));
-        assert_eq!(parse_guild_create_entry(split_logged(&dispatch).1), None);
     }
 }

@@ -107,7 +107,7 @@ impl Conn {
             let data =
                 Self::guild_create(&inner, user.id, guild, threshold, identify.intents).await;
             let frame = self.proto.dispatch("GUILD_CREATE", &data);
-            self.append_log(&guild_create_entry(id, threshold)).await;
+            self.append_log(logged::guild_create(id, threshold)).await;
             if self.send_text(frame).is_err() {
                 return Some(Ended::Detached);
             }
@@ -269,14 +269,16 @@ impl Conn {
         let last = entries.last().map_or(resume.seq, |(seq, _)| *seq);
         self.proto.resumed(last);
         for (seq, payload) in entries {
-            let (id, frame) = split_logged(&payload);
-            if let Some(live) = self.live.as_mut() {
-                live.dedup.insert(id);
-            }
-            let frame = match parse_guild_create_entry(frame) {
+            let frame = match logged::parse(&payload) {
+                Some(logged::Logged::Dispatch { id, name, data }) => {
+                    if let Some(live) = self.live.as_mut() {
+                        live.dedup.insert(id);
+                    }
+                    frame::dispatch(name, seq, data)
+                }
                 // Made again from the guild as it is now; a guild the user
                 // has left since is skipped (its GUILD_DELETE follows).
-                Some((guild, threshold)) => {
+                Some(logged::Logged::GuildCreate { guild, threshold }) => {
                     let Some(guild) = guilds.iter().find(|g| g.guild.id == guild) else {
                         continue;
                     };
@@ -288,9 +290,12 @@ impl Conn {
                         intents,
                     )
                     .await;
-                    crate::frame::dispatch("GUILD_CREATE", seq, &data)
+                    frame::dispatch("GUILD_CREATE", seq, &data)
                 }
-                None => frame.to_owned(),
+                None => {
+                    tracing::warn!(seq, "unreadable replay-log entry skipped");
+                    continue;
+                }
             };
             if self.send_text(frame).is_err() {
                 self.socket = None;

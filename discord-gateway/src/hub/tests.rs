@@ -25,14 +25,14 @@ impl Probe {
     fn names(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         while let Some(e) = self.handle.try_event() {
-            out.push(e.name.to_string());
+            out.push(e.name().to_string());
         }
         out
     }
     fn data(&mut self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         while let Some(e) = self.handle.try_event() {
-            out.push(serde_json::from_str(&e.data).unwrap());
+            out.push(serde_json::from_str(e.data()).unwrap());
         }
         out
     }

@@ -254,19 +254,15 @@ impl Socket {
     pub(crate) async fn write(&mut self, frames: &mut Vec<OutFrame>) -> std::io::Result<()> {
         // A pong not yet written goes first: frames never interleave.
         std::future::poll_fn(|cx| self.poll_control(cx)).await?;
-        let headers: Vec<([u8; 10], usize)> = frames
-            .iter()
-            .map(|f| write::data_header(f.binary, f.payload.len()))
-            .collect();
+        let headers: Vec<([u8; 10], usize)> = frames.iter().map(OutFrame::header).collect();
         let io = &mut self.io;
-        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity((frames.len() * 2).min(MAX_SLICES));
+        let mut slices: Vec<IoSlice<'_>> =
+            Vec::with_capacity((frames.len() * write::MAX_FRAME_SLICES).min(MAX_SLICES));
         let mut bytes = 0;
-        for (i, (frame, (header, used))) in frames.iter().zip(&headers).enumerate() {
-            slices.push(IoSlice::new(&header[..*used]));
-            slices.push(IoSlice::new(&frame.payload));
-            bytes += used + frame.payload.len();
+        for (i, (frame, header)) in frames.iter().zip(&headers).enumerate() {
+            bytes += frame.push_slices(header, &mut slices);
             let last = i + 1 == frames.len();
-            if last || bytes >= MAX_WRITE || slices.len() + 2 > MAX_SLICES {
+            if last || bytes >= MAX_WRITE || slices.len() + write::MAX_FRAME_SLICES > MAX_SLICES {
                 let mut rest = &mut slices[..];
                 while !rest.is_empty() {
                     let n = io.write_vectored(rest).await?;

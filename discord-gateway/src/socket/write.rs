@@ -4,10 +4,26 @@
 //! buffer that would keep the capacity of the largest frame a session ever
 //! sent), and control frames are small enough to encode whole.
 
+use std::io::IoSlice;
+use std::sync::Arc;
+
 /// A data frame waiting to be written: text or binary, and its payload.
 pub(crate) struct OutFrame {
-    pub(super) binary: bool,
-    pub(super) payload: Vec<u8>,
+    binary: bool,
+    payload: Payload,
+}
+
+enum Payload {
+    Owned(Vec<u8>),
+    /// `head`, then `shared[from..]`, then `tail`: text whose middle (an
+    /// event's data) is shared with other connections, written from the
+    /// one copy.
+    Around {
+        head: &'static str,
+        shared: Arc<str>,
+        from: usize,
+        tail: String,
+    },
 }
 
 impl OutFrame {
@@ -15,7 +31,7 @@ impl OutFrame {
     pub(crate) fn text(text: String) -> Self {
         OutFrame {
             binary: false,
-            payload: text.into_bytes(),
+            payload: Payload::Owned(text.into_bytes()),
         }
     }
 
@@ -23,10 +39,80 @@ impl OutFrame {
     pub(crate) fn binary(payload: Vec<u8>) -> Self {
         OutFrame {
             binary: true,
-            payload,
+            payload: Payload::Owned(payload),
         }
     }
+
+    /// A text frame of `head`, `shared[from..]` and `tail`.
+    ///
+    /// # Panics
+    /// If `from` is not a character boundary of `shared`.
+    pub(crate) fn text_around(
+        head: &'static str,
+        shared: Arc<str>,
+        from: usize,
+        tail: String,
+    ) -> Self {
+        assert!(
+            shared.is_char_boundary(from),
+            "text_around: not a char boundary"
+        );
+        OutFrame {
+            binary: false,
+            payload: Payload::Around {
+                head,
+                shared,
+                from,
+                tail,
+            },
+        }
+    }
+
+    /// The payload's length in bytes.
+    pub(super) fn len(&self) -> usize {
+        match &self.payload {
+            Payload::Owned(bytes) => bytes.len(),
+            Payload::Around {
+                head,
+                shared,
+                from,
+                tail,
+            } => head.len() + (shared.len() - from) + tail.len(),
+        }
+    }
+
+    /// Pushes the frame's header and payload as slices; returns their
+    /// number of bytes.
+    pub(super) fn push_slices<'a>(
+        &'a self,
+        header: &'a ([u8; 10], usize),
+        slices: &mut Vec<IoSlice<'a>>,
+    ) -> usize {
+        slices.push(IoSlice::new(&header.0[..header.1]));
+        match &self.payload {
+            Payload::Owned(bytes) => slices.push(IoSlice::new(bytes)),
+            Payload::Around {
+                head,
+                shared,
+                from,
+                tail,
+            } => {
+                slices.push(IoSlice::new(head.as_bytes()));
+                slices.push(IoSlice::new(&shared.as_bytes()[*from..]));
+                slices.push(IoSlice::new(tail.as_bytes()));
+            }
+        }
+        header.1 + self.len()
+    }
+
+    /// The header this frame is written with.
+    pub(super) fn header(&self) -> ([u8; 10], usize) {
+        data_header(self.binary, self.len())
+    }
 }
+
+/// The most slices [`OutFrame::push_slices`] pushes.
+pub(super) const MAX_FRAME_SLICES: usize = 4;
 
 const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
@@ -54,7 +140,7 @@ fn header(opcode: u8, len: usize) -> ([u8; 10], usize) {
 }
 
 /// The header of a data frame.
-pub(super) fn data_header(binary: bool, len: usize) -> ([u8; 10], usize) {
+fn data_header(binary: bool, len: usize) -> ([u8; 10], usize) {
     header(if binary { BINARY } else { TEXT }, len)
 }
 

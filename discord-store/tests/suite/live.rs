@@ -89,12 +89,12 @@ pub async fn sessions_and_replay(store: &dyn SessionStore, capacity: u64) {
     let half = total / 2;
     for seq in 1..=half {
         store
-            .append(&id, seq, &format!("{{\"s\":{seq}}}"), ttl)
+            .append(&id, seq, format!("{{\"s\":{seq}}}").into(), ttl)
             .await
             .unwrap();
     }
-    let rest: Vec<(u64, String)> = (half + 1..=total)
-        .map(|seq| (seq, format!("{{\"s\":{seq}}}")))
+    let rest: Vec<(u64, std::sync::Arc<str>)> = (half + 1..=total)
+        .map(|seq| (seq, format!("{{\"s\":{seq}}}").into()))
         .collect();
     for batch in rest.chunks(7) {
         store.append_many(&id, batch, ttl).await.unwrap();

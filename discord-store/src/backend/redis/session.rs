@@ -2,6 +2,7 @@
 //! list per session holding `"<seq>\n<payload>"` entries, trimmed to the
 //! bound; both expire together.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -100,13 +101,19 @@ impl SessionStore for RedisStore {
         Ok(())
     }
 
-    async fn append(&self, session_id: &str, seq: u64, payload: &str, ttl: Duration) -> Result<()> {
+    async fn append(
+        &self,
+        session_id: &str,
+        seq: u64,
+        payload: Arc<str>,
+        ttl: Duration,
+    ) -> Result<()> {
         let (hash, log) = self.session_keys(session_id);
         let _: i64 = Script::new(APPEND)
             .key(hash)
             .key(log)
             .arg(seq)
-            .arg(payload)
+            .arg(&*payload)
             .arg(self.capacity)
             .arg(ttl_ms(ttl))
             .invoke_async(&mut self.conn.clone())
@@ -118,7 +125,7 @@ impl SessionStore for RedisStore {
     async fn append_many(
         &self,
         session_id: &str,
-        entries: &[(u64, String)],
+        entries: &[(u64, Arc<str>)],
         ttl: Duration,
     ) -> Result<()> {
         if entries.is_empty() {
@@ -129,7 +136,7 @@ impl SessionStore for RedisStore {
         let mut call = script.key(hash);
         call.key(log).arg(self.capacity).arg(ttl_ms(ttl));
         for (seq, payload) in entries {
-            call.arg(*seq).arg(payload.as_str());
+            call.arg(*seq).arg(&**payload);
         }
         let _: i64 = call
             .invoke_async(&mut self.conn.clone())
