@@ -4,7 +4,7 @@
 //! recipients (one `Arc` per view of the event), never re-serialized per
 //! session.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -216,19 +216,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-struct GuildEntry {
-    view: GuildView,
-    sessions: Vec<Arc<SessionHandle>>,
-}
+mod index;
 
-#[derive(Default)]
-struct State {
-    guilds: HashMap<Snowflake, GuildEntry>,
-    users: HashMap<Snowflake, Vec<Arc<SessionHandle>>>,
-    /// Session ID -> the connection serving it on this node.
-    owners: HashMap<String, Arc<SessionHandle>>,
-    all: HashMap<u64, Arc<SessionHandle>>,
-}
+use index::State;
 
 /// A change of the node's pub/sub subscriptions.
 #[derive(Debug)]
@@ -258,17 +248,14 @@ impl Hub {
         let mut topics = Vec::new();
         {
             let mut state = lock(&self.state);
+            if state.add(&handle) {
+                topics.push(Topic::User(handle.user_id));
+            }
             for guild in guilds {
-                if add_to_guild(&mut state, &handle, guild) {
+                if state.join(&handle, guild) {
                     topics.push(Topic::Guild(guild.guild.id));
                 }
             }
-            let user = state.users.entry(handle.user_id).or_default();
-            if user.is_empty() {
-                topics.push(Topic::User(handle.user_id));
-            }
-            user.push(Arc::clone(&handle));
-            state.all.insert(handle.conn, handle);
         }
         let (tx, rx) = oneshot::channel();
         if self
@@ -283,72 +270,37 @@ impl Hub {
     /// Makes `handle` the connection serving its session on this node;
     /// returns the one it replaces, if any.
     pub(crate) fn set_owner(&self, handle: &Arc<SessionHandle>) -> Option<Arc<SessionHandle>> {
-        lock(&self.state)
-            .owners
-            .insert(handle.session_id.clone(), Arc::clone(handle))
-            .filter(|old| old.conn != handle.conn)
+        lock(&self.state).set_owner(handle)
     }
 
     /// The connection serving `session_id` here, if any.
     pub(crate) fn owner(&self, session_id: &str) -> Option<Arc<SessionHandle>> {
-        lock(&self.state).owners.get(session_id).cloned()
+        lock(&self.state).owner(session_id)
     }
 
     /// Every connection on this node.
     pub(crate) fn all(&self) -> Vec<Arc<SessionHandle>> {
-        lock(&self.state).all.values().cloned().collect()
+        lock(&self.state).handles()
     }
 
     /// The guilds a connection receives events of.
     pub(crate) fn guilds_of(&self, conn: u64) -> Vec<Snowflake> {
-        let state = lock(&self.state);
-        state
-            .guilds
-            .iter()
-            .filter(|(_, e)| e.sessions.iter().any(|s| s.conn == conn))
-            .map(|(id, _)| *id)
-            .collect()
+        lock(&self.state).guilds_of(conn)
     }
 
     /// Whether a connection receives events of `guild`.
     pub(crate) fn in_guild(&self, conn: u64, guild: Snowflake) -> bool {
-        lock(&self.state)
-            .guilds
-            .get(&guild)
-            .is_some_and(|e| e.sessions.iter().any(|s| s.conn == conn))
+        lock(&self.state).in_guild(conn, guild)
     }
 
     /// Removes a connection; unsubscribes from topics nobody here needs.
     pub(crate) fn unregister(&self, conn: u64) {
-        let mut topics = Vec::new();
-        {
-            let mut state = lock(&self.state);
-            let Some(handle) = state.all.remove(&conn) else {
-                return;
-            };
-            if state
-                .owners
-                .get(&handle.session_id)
-                .is_some_and(|h| h.conn == conn)
-            {
-                state.owners.remove(&handle.session_id);
-            }
-            if let Some(list) = state.users.get_mut(&handle.user_id) {
-                list.retain(|h| h.conn != conn);
-                if list.is_empty() {
-                    state.users.remove(&handle.user_id);
-                    topics.push(Topic::User(handle.user_id));
-                }
-            }
-            state.guilds.retain(|id, entry| {
-                entry.sessions.retain(|h| h.conn != conn);
-                if entry.sessions.is_empty() {
-                    topics.push(Topic::Guild(*id));
-                    false
-                } else {
-                    true
-                }
-            });
+        let Some((handle, last, emptied)) = lock(&self.state).remove(conn) else {
+            return;
+        };
+        let mut topics: Vec<Topic> = emptied.into_iter().map(Topic::Guild).collect();
+        if last {
+            topics.push(Topic::User(handle.user_id));
         }
         if !topics.is_empty() {
             let _ = self.subs.send(SubCommand::Unsubscribe(topics));
@@ -357,7 +309,9 @@ impl Hub {
 
     /// Delivers an event that arrived on `topic`.
     pub(crate) fn deliver(&self, topic: &Topic, event: Event) {
-        let typed = if GuildView::is_relevant(&event.name) || event.name == "GUILD_CREATE" {
+        let typed = if GuildView::is_relevant(&event.name)
+            || matches!(event.name.as_str(), "GUILD_CREATE" | "GUILD_DELETE")
+        {
             DispatchEvent::from_raw(&event.name, &event.data).ok()
         } else {
             None
@@ -376,26 +330,25 @@ impl Hub {
                 if let (Some(typed), false) = (&typed, deleting) {
                     entry.view.apply(typed);
                 }
-                for session in &entry.sessions {
+                for session in entry.sessions.iter() {
                     fan.offer(session, Some(&mut entry.view));
                 }
                 if let (Some(typed), true) = (&typed, deleting) {
                     entry.view.apply(typed);
                 }
-                match typed {
+                let emptied = match typed {
                     Some(DispatchEvent::GuildMemberRemove(e)) => {
-                        entry.sessions.retain(|s| s.user_id != e.user.id);
+                        state.leave_where(*guild, |s| s.user_id == e.user.id)
                     }
-                    Some(DispatchEvent::GuildDelete(_)) => entry.sessions.clear(),
-                    _ => {}
-                }
-                if entry.sessions.is_empty() {
-                    state.guilds.remove(guild);
+                    Some(DispatchEvent::GuildDelete(_)) => state.leave_where(*guild, |_| true),
+                    _ => false,
+                };
+                if emptied {
                     unsubscribe.push(Topic::Guild(*guild));
                 }
             }
             Topic::User(user) => {
-                let sessions = state.users.get(user).cloned().unwrap_or_default();
+                let sessions = state.user_sessions(*user);
                 let mut subscribe = Vec::new();
                 for session in &sessions {
                     let view = event.guild_id.and_then(|g| state.guilds.get_mut(&g));
@@ -405,18 +358,14 @@ impl Hub {
                         Some(DispatchEvent::GuildCreate(
                             discord_proto::gateway::GuildCreate::Available(g),
                         )) if session.on_shard(Some(g.guild.id)) => {
-                            let created = add_to_guild(&mut state, session, g);
+                            let created = state.join(session, g);
                             subscribe.extend(created.then_some(Topic::Guild(g.guild.id)));
                         }
                         _ if event.name == "GUILD_DELETE" => {
                             if let Some(g) = event.guild_id
-                                && let Some(entry) = state.guilds.get_mut(&g)
+                                && state.leave(session.conn, g)
                             {
-                                entry.sessions.retain(|s| s.conn != session.conn);
-                                if entry.sessions.is_empty() {
-                                    state.guilds.remove(&g);
-                                    unsubscribe.push(Topic::Guild(g));
-                                }
+                                unsubscribe.push(Topic::Guild(g));
                             }
                         }
                         _ => {}
@@ -433,33 +382,6 @@ impl Hub {
             let _ = self.subs.send(SubCommand::Unsubscribe(unsubscribe));
         }
     }
-}
-
-/// Adds a session to a guild's entry (creating it from `guild`); returns
-/// `true` if the entry is new, so its topic needs a subscription.
-fn add_to_guild(state: &mut State, handle: &Arc<SessionHandle>, guild: &GatewayGuild) -> bool {
-    let id = guild.guild.id;
-    let mut created = false;
-    let entry = state.guilds.entry(id).or_insert_with(|| {
-        created = true;
-        GuildEntry {
-            view: GuildView::new(guild),
-            sessions: Vec::new(),
-        }
-    });
-    if !entry.view.is_member(handle.user_id) {
-        let roles = guild
-            .members
-            .iter()
-            .find(|m| m.user.as_ref().is_some_and(|u| u.id == handle.user_id))
-            .map(|m| m.roles.clone())
-            .unwrap_or_default();
-        entry.view.set_member(handle.user_id, roles);
-    }
-    if !entry.sessions.iter().any(|s| s.conn == handle.conn) {
-        entry.sessions.push(Arc::clone(handle));
-    }
-    created
 }
 
 /// The views of one event: full, and (made on first need) without message

@@ -283,6 +283,32 @@ async fn leaving_a_guild_stops_its_events() {
     hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
     assert_eq!(p.names(), ["GUILD_MEMBER_REMOVE"]);
     assert!(!hub.in_guild(1, id(100)));
+    assert!(hub.guilds_of(1).is_empty());
+}
+
+#[tokio::test]
+async fn a_deleted_guild_leaves_every_sessions_guild_list() {
+    let (hub, _) = hub();
+    let intents = GUILD_MSGS | Intents::GUILDS;
+    let mut a = join(&hub, 1, 3, intents, None, 8).await;
+    let mut b = join(&hub, 2, 2, intents, None, 8).await;
+    assert_eq!(hub.guilds_of(1), [id(100)]);
+    assert!(hub.in_guild(2, id(100)));
+    let delete = Event::raw(
+        "GUILD_DELETE",
+        Some(id(100)),
+        &json!({"id": "100", "unavailable": false}),
+    )
+    .unwrap();
+    hub.deliver(&Topic::Guild(id(100)), delete);
+    assert_eq!(a.names(), ["GUILD_DELETE"]);
+    assert_eq!(b.names(), ["GUILD_DELETE"]);
+    for conn in [1, 2] {
+        assert!(hub.guilds_of(conn).is_empty(), "conn {conn}");
+        assert!(!hub.in_guild(conn, id(100)));
+    }
+    hub.deliver(&Topic::Guild(id(100)), message(10, 1, &[]));
+    assert!(a.names().is_empty() && b.names().is_empty());
 }
 
 #[tokio::test]

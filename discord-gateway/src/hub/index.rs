@@ -1,0 +1,287 @@
+//! The hub's index of one node's sessions: by guild (the lists fanout
+//! walks), by user, by session ID and by connection.
+//!
+//! Each connection's record keeps its place in every guild list it is in,
+//! so joining or leaving a guild costs the same with ten sessions in the
+//! guild as with a hundred thousand (scanning the list made registering N
+//! sessions in one guild, and their disconnects, cost N^2 comparisons). A
+//! list's order means nothing: a leaving session's place goes to the last
+//! one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use discord_proto::Snowflake;
+use discord_proto::gateway::GatewayGuild;
+use smallvec::SmallVec;
+
+use super::SessionHandle;
+use crate::view::GuildView;
+
+/// foldhash for maps keyed by IDs the server made or checked.
+type Fast = foldhash::fast::RandomState;
+
+/// A guild with sessions on this node.
+pub(super) struct GuildEntry {
+    /// What permission checks need of the guild.
+    pub(super) view: GuildView,
+    /// The sessions that receive its events, in no order.
+    pub(super) sessions: Vec<Arc<SessionHandle>>,
+}
+
+/// A connection on this node.
+struct Registered {
+    handle: Arc<SessionHandle>,
+    /// The guilds it receives events of, and its index in each one's
+    /// `sessions` (inline for a session in one guild).
+    places: SmallVec<[(Snowflake, usize); 1]>,
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) guilds: HashMap<Snowflake, GuildEntry, Fast>,
+    /// A user's connections here (inline for one).
+    users: HashMap<Snowflake, SmallVec<[Arc<SessionHandle>; 1]>, Fast>,
+    /// Session ID -> the connection serving it on this node.
+    owners: HashMap<String, Arc<SessionHandle>>,
+    all: HashMap<u64, Registered, Fast>,
+}
+
+impl State {
+    /// Adds a connection, in no guild yet; `true` if it is its user's
+    /// first here (the user's topic is needed).
+    pub(super) fn add(&mut self, handle: &Arc<SessionHandle>) -> bool {
+        let registered = Registered {
+            handle: Arc::clone(handle),
+            places: SmallVec::new(),
+        };
+        self.all.insert(handle.conn, registered);
+        let user = self.users.entry(handle.user_id).or_default();
+        user.push(Arc::clone(handle));
+        user.len() == 1
+    }
+
+    /// Removes a connection from the index. Returns its handle, whether
+    /// it was its user's last connection here, and the guilds left with no
+    /// session here.
+    pub(super) fn remove(
+        &mut self,
+        conn: u64,
+    ) -> Option<(Arc<SessionHandle>, bool, Vec<Snowflake>)> {
+        let places = self.all.get(&conn)?.places.clone();
+        let mut emptied = Vec::new();
+        for (guild, _) in places {
+            if self.leave(conn, guild) {
+                emptied.push(guild);
+            }
+        }
+        let handle = self.all.remove(&conn)?.handle;
+        if self
+            .owners
+            .get(&handle.session_id)
+            .is_some_and(|h| h.conn == conn)
+        {
+            self.owners.remove(&handle.session_id);
+        }
+        let mut last = false;
+        if let Some(list) = self.users.get_mut(&handle.user_id) {
+            list.retain(|h| h.conn != conn);
+            if list.is_empty() {
+                self.users.remove(&handle.user_id);
+                last = true;
+            }
+        }
+        Some((handle, last, emptied))
+    }
+
+    /// Adds a connection to a guild's list (making the guild's entry from
+    /// `guild` if it has none); `true` if the entry is new (its topic is
+    /// needed).
+    pub(super) fn join(&mut self, handle: &Arc<SessionHandle>, guild: &GatewayGuild) -> bool {
+        let id = guild.guild.id;
+        let mut created = false;
+        let entry = self.guilds.entry(id).or_insert_with(|| {
+            created = true;
+            GuildEntry {
+                view: GuildView::new(guild),
+                sessions: Vec::new(),
+            }
+        });
+        if !entry.view.is_member(handle.user_id) {
+            let roles = guild
+                .members
+                .iter()
+                .find(|m| m.user.as_ref().is_some_and(|u| u.id == handle.user_id))
+                .map(|m| m.roles.clone())
+                .unwrap_or_default();
+            entry.view.set_member(handle.user_id, roles);
+        }
+        if let Some(r) = self.all.get_mut(&handle.conn)
+            && !r.places.iter().any(|(g, _)| *g == id)
+        {
+            r.places.push((id, entry.sessions.len()));
+            entry.sessions.push(Arc::clone(handle));
+        }
+        created
+    }
+
+    /// Takes a connection out of a guild's list; `true` if that left the
+    /// guild with no session here (its entry is then gone).
+    pub(super) fn leave(&mut self, conn: u64, guild: Snowflake) -> bool {
+        let Some(r) = self.all.get_mut(&conn) else {
+            return false;
+        };
+        let Some(i) = r.places.iter().position(|(g, _)| *g == guild) else {
+            return false;
+        };
+        let (_, at) = r.places.swap_remove(i);
+        let Some(entry) = self.guilds.get_mut(&guild) else {
+            return false;
+        };
+        entry.sessions.swap_remove(at);
+        if let Some(moved) = entry.sessions.get(at)
+            && let Some(m) = self.all.get_mut(&moved.conn)
+            && let Some(place) = m.places.iter_mut().find(|(g, _)| *g == guild)
+        {
+            place.1 = at;
+        }
+        if entry.sessions.is_empty() {
+            self.guilds.remove(&guild);
+            return true;
+        }
+        false
+    }
+
+    /// Takes the sessions `pick` chooses out of a guild's list; `true` if
+    /// that left the guild with none.
+    pub(super) fn leave_where(
+        &mut self,
+        guild: Snowflake,
+        pick: impl Fn(&SessionHandle) -> bool,
+    ) -> bool {
+        let Some(entry) = self.guilds.get(&guild) else {
+            return false;
+        };
+        let picked: Vec<u64> = entry
+            .sessions
+            .iter()
+            .filter(|h| pick(h))
+            .map(|h| h.conn)
+            .collect();
+        let mut emptied = false;
+        for conn in picked {
+            emptied |= self.leave(conn, guild);
+        }
+        emptied
+    }
+
+    /// The guilds a connection receives events of.
+    pub(super) fn guilds_of(&self, conn: u64) -> Vec<Snowflake> {
+        self.all
+            .get(&conn)
+            .map(|r| r.places.iter().map(|(g, _)| *g).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether a connection receives events of `guild`.
+    pub(super) fn in_guild(&self, conn: u64, guild: Snowflake) -> bool {
+        self.all
+            .get(&conn)
+            .is_some_and(|r| r.places.iter().any(|(g, _)| *g == guild))
+    }
+
+    /// Every connection.
+    pub(super) fn handles(&self) -> Vec<Arc<SessionHandle>> {
+        self.all.values().map(|r| Arc::clone(&r.handle)).collect()
+    }
+
+    /// A user's connections.
+    pub(super) fn user_sessions(&self, user: Snowflake) -> Vec<Arc<SessionHandle>> {
+        self.users
+            .get(&user)
+            .map(|l| l.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Makes `handle` the connection serving its session; returns the one
+    /// it replaces.
+    pub(super) fn set_owner(&mut self, handle: &Arc<SessionHandle>) -> Option<Arc<SessionHandle>> {
+        self.owners
+            .insert(handle.session_id.clone(), Arc::clone(handle))
+            .filter(|old| old.conn != handle.conn)
+    }
+
+    /// The connection serving `session_id`.
+    pub(super) fn owner(&self, session_id: &str) -> Option<Arc<SessionHandle>> {
+        self.owners.get(session_id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use discord_proto::gateway::Intents;
+
+    use super::*;
+
+    fn handle(conn: u64, user: u64) -> Arc<SessionHandle> {
+        Arc::new(SessionHandle::new(
+            conn,
+            format!("s{conn}"),
+            Snowflake::new(user),
+            Intents::empty(),
+            None,
+            8,
+        ))
+    }
+
+    /// Every recorded place points at its session, and every listed
+    /// session has its place recorded.
+    fn assert_consistent(state: &State) {
+        for (id, entry) in &state.guilds {
+            for (i, h) in entry.sessions.iter().enumerate() {
+                let places = &state.all[&h.conn].places;
+                assert!(places.contains(&(*id, i)), "{} at {i}", h.conn);
+            }
+        }
+        for (conn, r) in &state.all {
+            for (g, at) in &r.places {
+                assert_eq!(state.guilds[g].sessions[*at].conn, *conn);
+            }
+        }
+    }
+
+    #[test]
+    fn places_stay_true_through_joins_and_leaves() {
+        let guild = crate::view::tests::guild();
+        let gid = guild.guild.id;
+        let mut state = State::default();
+        let handles: Vec<_> = (0..10).map(|c| handle(c, c % 3)).collect();
+        for (i, h) in handles.iter().enumerate() {
+            assert_eq!(state.add(h), i < 3, "first connection of each user");
+            assert_eq!(state.join(h, &guild), i == 0, "entry made once");
+        }
+        assert!(!state.join(&handles[4], &guild), "joining twice");
+        assert_eq!(state.guilds[&gid].sessions.len(), 10);
+        assert_consistent(&state);
+        assert!(!state.leave(0, gid), "the first leaves; the last moves");
+        assert!(!state.leave(0, gid), "already gone");
+        assert!(!state.in_guild(0, gid) && state.in_guild(9, gid));
+        assert_consistent(&state);
+        assert!(!state.leave_where(gid, |h| h.user_id == Snowflake::new(1)));
+        assert_consistent(&state);
+        let (_, last, emptied) = state.remove(2).unwrap();
+        assert!(!last, "user 2 still has connection 5");
+        assert!(emptied.is_empty());
+        assert_consistent(&state);
+        let left: Vec<u64> = state.guilds[&gid].sessions.iter().map(|h| h.conn).collect();
+        for conn in &left {
+            state.remove(*conn);
+        }
+        assert!(state.guilds.is_empty(), "the last leaver removes the entry");
+        assert_eq!(state.guilds_of(0), []);
+        assert!(
+            state.user_sessions(Snowflake::new(0)).len() == 1,
+            "conn 0 only left the guild"
+        );
+    }
+}
