@@ -20,12 +20,39 @@ pub const DISPATCH_HEAD: &str = r#"{"op":0,"d":"#;
 /// and the name. A frame may be written as [`DISPATCH_HEAD`], the data and
 /// this, with the data shared by every session that receives it.
 pub fn dispatch_tail(name: &str, seq: u64) -> String {
-    format!(r#","s":{seq},"t":"{name}"}}"#)
+    let mut tail = Tail::new();
+    push_dispatch_tail(&mut tail, name, seq);
+    String::from_utf8(tail.to_vec()).expect("ASCII and the name")
+}
+
+/// A frame tail, inline for every event name Discord has (the longest is
+/// about 40 bytes, the rest of a tail at most 33).
+pub(crate) type Tail = smallvec::SmallVec<[u8; 80]>;
+
+/// [`dispatch_tail`] into `out`, without allocating.
+pub(crate) fn push_dispatch_tail(out: &mut Tail, name: &str, seq: u64) {
+    out.extend_from_slice(br#","s":"#);
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+    out.extend_from_slice(br#","t":""#);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(br#""}"#);
 }
 
 #[cfg(test)]
 mod tests {
     use discord_proto::gateway::ServerMessage;
+
+    #[test]
+    fn head_data_and_tail_make_the_frame() {
+        let data = r#"{"id":"1"}"#;
+        let joined = format!(
+            "{}{data}{}",
+            super::DISPATCH_HEAD,
+            super::dispatch_tail("READY", 42)
+        );
+        assert_eq!(joined, super::dispatch("READY", 42, data));
+        assert!(joined.ends_with(r#","s":42,"t":"READY"}"#));
+    }
 
     #[test]
     fn a_dispatch_frame_decodes_as_the_same_event() {

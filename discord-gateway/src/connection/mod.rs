@@ -385,6 +385,7 @@ impl Conn {
         {
             tracing::warn!("replay log append failed: {e}");
         }
+        self.out.reserve(numbered.len());
         for (seq, event) in numbered {
             self.send_event(seq, &event)?;
         }
@@ -453,11 +454,13 @@ impl Conn {
         if self.encoder.is_some() || self.socket.is_none() {
             return self.send_text(frame::dispatch(event.name(), seq, event.data()));
         }
+        let mut tail = frame::Tail::new();
+        frame::push_dispatch_tail(&mut tail, event.name(), seq);
         self.out.push(OutFrame::text_around(
             frame::DISPATCH_HEAD,
             Arc::clone(event.entry()),
             event.data_offset(),
-            frame::dispatch_tail(event.name(), seq),
+            tail,
         ));
         Ok(())
     }

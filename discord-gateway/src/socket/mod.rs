@@ -160,14 +160,23 @@ pub(crate) struct Socket {
 
 impl Socket {
     /// Takes over an upgraded connection. Served by axum, it is a
-    /// `TcpStream`, taken out of hyper's box; bytes the client sent after
-    /// its request (hyper read them already) are read first.
+    /// `TcpStream`, taken out of hyper's box (and set to TCP_NODELAY);
+    /// bytes the client sent after its request (hyper read them already)
+    /// are read first.
     fn new(upgraded: Upgraded, max_message: usize) -> Self {
         let mut reader = Reader::new(max_message);
         let io = match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
                 reader.feed(&parts.read_buf);
-                Io::Tcp(parts.io.into_inner())
+                let stream = parts.io.into_inner();
+                // Events go out as soon as they are written: without
+                // TCP_NODELAY, a small frame written while an earlier one
+                // is unacknowledged waits for the ACK (Nagle), up to the
+                // peer's delayed-ACK timer (axum does not set it).
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY: {e}");
+                }
+                Io::Tcp(stream)
             }
             Err(upgraded) => Io::Other(TokioIo::new(upgraded)),
         };

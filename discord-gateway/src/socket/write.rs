@@ -7,6 +7,8 @@
 use std::io::IoSlice;
 use std::sync::Arc;
 
+use crate::frame::Tail;
+
 /// A data frame waiting to be written: text or binary, and its payload.
 pub(crate) struct OutFrame {
     binary: bool,
@@ -22,7 +24,7 @@ enum Payload {
         head: &'static str,
         shared: Arc<str>,
         from: usize,
-        tail: String,
+        tail: Tail,
     },
 }
 
@@ -51,7 +53,7 @@ impl OutFrame {
         head: &'static str,
         shared: Arc<str>,
         from: usize,
-        tail: String,
+        tail: Tail,
     ) -> Self {
         assert!(
             shared.is_char_boundary(from),
@@ -99,7 +101,7 @@ impl OutFrame {
             } => {
                 slices.push(IoSlice::new(head.as_bytes()));
                 slices.push(IoSlice::new(&shared.as_bytes()[*from..]));
-                slices.push(IoSlice::new(tail.as_bytes()));
+                slices.push(IoSlice::new(tail));
             }
         }
         header.1 + self.len()

@@ -53,7 +53,8 @@ impl MemorySessions {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends under one lock.
+    /// Appends under one lock, with one lookup of the session (this runs
+    /// for every batch of events a gateway session sends).
     fn append_entries(
         &self,
         session_id: &str,
@@ -61,22 +62,42 @@ impl MemorySessions {
         ttl: Duration,
     ) {
         let mut map = self.lock();
-        let deadline = Instant::now() + ttl;
-        let capacity = self.capacity;
-        let entry = match Self::live(&mut map, session_id) {
-            Some(e) => e,
-            None => map.entry(session_id.into()).or_insert(Box::new(Entry {
-                record: None,
-                log: VecDeque::new(),
-                deadline,
-            })),
-        };
+        let now = Instant::now();
+        let deadline = now + ttl;
+        match map.get_mut(session_id) {
+            Some(entry) => {
+                if entry.deadline <= now {
+                    // Expired: start over, as for a session never seen.
+                    entry.record = None;
+                    entry.log = VecDeque::new();
+                }
+                self.push_log(entry, entries, deadline);
+            }
+            None => {
+                let mut entry = Box::new(Entry {
+                    record: None,
+                    log: VecDeque::new(),
+                    deadline,
+                });
+                self.push_log(&mut entry, entries, deadline);
+                map.insert(session_id.into(), entry);
+            }
+        }
+    }
+
+    /// Appends to a live entry's log, keeping the last `capacity` events.
+    fn push_log(
+        &self,
+        entry: &mut Entry,
+        entries: impl Iterator<Item = (u64, Arc<str>)>,
+        deadline: Instant,
+    ) {
         let mut last = 0;
         for (seq, payload) in entries {
             entry.log.push_back((seq, payload));
             last = last.max(seq);
         }
-        while entry.log.len() > capacity {
+        while entry.log.len() > self.capacity {
             entry.log.pop_front();
         }
         if let Some(r) = entry.record.as_mut() {
