@@ -60,6 +60,14 @@ impl Prepared {
     }
 }
 
+impl AsRef<str> for Prepared {
+    /// The replay-log entry; its data part is what frames are written
+    /// around.
+    fn as_ref(&self) -> &str {
+        &self.entry
+    }
+}
+
 /// Queue slots an empty event queue keeps (a few events arrive together
 /// often; a burst's larger queue is given back once it drains).
 const IDLE_QUEUE_CAPACITY: usize = 8;
@@ -181,6 +189,16 @@ impl SessionHandle {
             events.shrink_to(IDLE_QUEUE_CAPACITY);
         }
         event
+    }
+
+    /// Moves up to `max` queued events to `out`, under one lock.
+    pub(crate) fn take_events(&self, max: usize, out: &mut Vec<Arc<Prepared>>) {
+        let mut events = lock(&self.events);
+        let n = max.min(events.len());
+        out.extend(events.drain(..n));
+        if events.is_empty() && events.capacity() > IDLE_QUEUE_CAPACITY {
+            events.shrink_to(IDLE_QUEUE_CAPACITY);
+        }
     }
 
     /// Whether no event is queued.

@@ -358,11 +358,8 @@ impl Conn {
     /// numbered, logged in one store call, then written and flushed once.
     async fn write_events(&mut self, first: Arc<Prepared>) -> Result<(), ()> {
         let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match self.live.as_ref().and_then(|l| l.handle.try_event()) {
-                Some(event) => batch.push(event),
-                _ => break,
-            }
+        if let Some(live) = self.live.as_ref() {
+            live.handle.take_events(BATCH - 1, &mut batch);
         }
         let mut numbered = Vec::with_capacity(batch.len());
         let mut logged = Vec::with_capacity(batch.len());
@@ -387,7 +384,7 @@ impl Conn {
         }
         self.out.reserve(numbered.len());
         for (seq, event) in numbered {
-            self.send_event(seq, &event)?;
+            self.send_event(seq, event)?;
         }
         if let Some(live) = self.live.as_mut()
             && live.handle.no_events()
@@ -450,16 +447,19 @@ impl Conn {
     /// Queues a fanned-out event numbered `seq`. Uncompressed, the frame
     /// is written around the event's data, shared with every session that
     /// receives it: only the envelope is this session's own.
-    fn send_event(&mut self, seq: u64, event: &Prepared) -> Result<(), ()> {
+    fn send_event(&mut self, seq: u64, event: Arc<Prepared>) -> Result<(), ()> {
         if self.encoder.is_some() || self.socket.is_none() {
             return self.send_text(frame::dispatch(event.name(), seq, event.data()));
         }
         let mut tail = frame::Tail::new();
         frame::push_dispatch_tail(&mut tail, event.name(), seq);
+        let from = event.data_offset();
+        // The event moves into the frame: no reference count to touch
+        // (every recipient shares the event's counter).
         self.out.push(OutFrame::text_around(
             frame::DISPATCH_HEAD,
-            Arc::clone(event.entry()),
-            event.data_offset(),
+            event,
+            from,
             tail,
         ));
         Ok(())

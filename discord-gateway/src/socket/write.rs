@@ -22,7 +22,7 @@ enum Payload {
     /// one copy.
     Around {
         head: &'static str,
-        shared: Arc<str>,
+        shared: Arc<dyn AsRef<str> + Send + Sync>,
         from: usize,
         tail: Tail,
     },
@@ -51,12 +51,12 @@ impl OutFrame {
     /// If `from` is not a character boundary of `shared`.
     pub(crate) fn text_around(
         head: &'static str,
-        shared: Arc<str>,
+        shared: Arc<dyn AsRef<str> + Send + Sync>,
         from: usize,
         tail: Tail,
     ) -> Self {
         assert!(
-            shared.is_char_boundary(from),
+            (*shared).as_ref().is_char_boundary(from),
             "text_around: not a char boundary"
         );
         OutFrame {
@@ -79,7 +79,7 @@ impl OutFrame {
                 shared,
                 from,
                 tail,
-            } => head.len() + (shared.len() - from) + tail.len(),
+            } => head.len() + ((**shared).as_ref().len() - from) + tail.len(),
         }
     }
 
@@ -100,7 +100,7 @@ impl OutFrame {
                 tail,
             } => {
                 slices.push(IoSlice::new(head.as_bytes()));
-                slices.push(IoSlice::new(&shared.as_bytes()[*from..]));
+                slices.push(IoSlice::new(&(**shared).as_ref().as_bytes()[*from..]));
                 slices.push(IoSlice::new(tail));
             }
         }
