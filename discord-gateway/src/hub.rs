@@ -180,6 +180,18 @@ impl SessionHandle {
         }
     }
 
+    /// Waits until a control message is queued, without taking it (cancel
+    /// safe): a write to a client that stopped reading gives way to it.
+    pub(crate) async fn control_waiting(&self) {
+        loop {
+            let notified = self.ready.notified();
+            if !lock(&self.controls).is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// The next queued event if there is one. A queue that drained after a
     /// burst gives back its memory.
     pub(crate) fn try_event(&self) -> Option<Arc<Prepared>> {

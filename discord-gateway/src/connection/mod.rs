@@ -391,7 +391,31 @@ impl Conn {
         {
             live.dedup = HashSet::new();
         }
-        self.flush().await
+        self.flush_events().await
+    }
+
+    /// Writes queued events, giving way to a control message: a client
+    /// that stops reading fills its socket, and a write to it waits for as
+    /// long as it does not read. Its queue then overflows, or it resumes on
+    /// another connection, and the control message saying so must not wait
+    /// behind that write. The interrupted write may have left part of a
+    /// frame on the socket, so the socket is dropped (the client sees the
+    /// connection end, 1006, and resumes); what was queued is already in
+    /// the replay log.
+    async fn flush_events(&mut self) -> Result<(), ()> {
+        let (Some(live), Some(socket)) = (self.live.as_ref(), self.socket.as_mut()) else {
+            return self.flush().await;
+        };
+        let handle = Arc::clone(&live.handle);
+        tokio::select! {
+            biased;
+            written = socket.write(&mut self.out) => written.map_err(|_| ()),
+            () = handle.control_waiting() => {
+                tracing::debug!(conn = self.conn, "write interrupted by a control message");
+                self.out = Vec::new();
+                Err(())
+            }
+        }
     }
 
     fn is_duplicate(&mut self, event: &Prepared) -> bool {
