@@ -5,11 +5,10 @@
 /// JSON. `name` is an event name (upper-case ASCII and `_`), which needs no
 /// escaping.
 pub fn dispatch(name: &str, seq: u64, data: &str) -> String {
-    let tail = dispatch_tail(name, seq);
-    let mut out = String::with_capacity(DISPATCH_HEAD.len() + data.len() + tail.len());
+    let mut out = String::with_capacity(DISPATCH_HEAD.len() + data.len() + name.len() + 40);
     out.push_str(DISPATCH_HEAD);
     out.push_str(data);
-    out.push_str(&tail);
+    tail_parts(name, seq, |part| out.push_str(part));
     out
 }
 
@@ -20,9 +19,19 @@ pub const DISPATCH_HEAD: &str = r#"{"op":0,"d":"#;
 /// and the name. A frame may be written as [`DISPATCH_HEAD`], the data and
 /// this, with the data shared by every session that receives it.
 pub fn dispatch_tail(name: &str, seq: u64) -> String {
-    let mut tail = Tail::new();
-    push_dispatch_tail(&mut tail, name, seq);
-    String::from_utf8(tail.to_vec()).expect("ASCII and the name")
+    let mut tail = String::with_capacity(name.len() + 40);
+    tail_parts(name, seq, |part| tail.push_str(part));
+    tail
+}
+
+/// The pieces of a dispatch tail, in order, handed to `push` (one place
+/// for the format, whatever the tail is built into).
+fn tail_parts(name: &str, seq: u64, mut push: impl FnMut(&str)) {
+    push(r#","s":"#);
+    push(itoa::Buffer::new().format(seq));
+    push(r#","t":""#);
+    push(name);
+    push(r#""}"#);
 }
 
 /// A frame tail, inline for every event name Discord has (the longest is
@@ -31,11 +40,7 @@ pub(crate) type Tail = smallvec::SmallVec<[u8; 80]>;
 
 /// [`dispatch_tail`] into `out`, without allocating.
 pub(crate) fn push_dispatch_tail(out: &mut Tail, name: &str, seq: u64) {
-    out.extend_from_slice(br#","s":"#);
-    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
-    out.extend_from_slice(br#","t":""#);
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(br#""}"#);
+    tail_parts(name, seq, |part| out.extend_from_slice(part.as_bytes()));
 }
 
 #[cfg(test)]

@@ -197,9 +197,7 @@ impl SessionHandle {
     pub(crate) fn try_event(&self) -> Option<Arc<Prepared>> {
         let mut events = lock(&self.events);
         let event = events.pop_front();
-        if events.is_empty() && events.capacity() > IDLE_QUEUE_CAPACITY {
-            events.shrink_to(IDLE_QUEUE_CAPACITY);
-        }
+        give_back_if_drained(&mut events);
         event
     }
 
@@ -208,9 +206,7 @@ impl SessionHandle {
         let mut events = lock(&self.events);
         let n = max.min(events.len());
         out.extend(events.drain(..n));
-        if events.is_empty() && events.capacity() > IDLE_QUEUE_CAPACITY {
-            events.shrink_to(IDLE_QUEUE_CAPACITY);
-        }
+        give_back_if_drained(&mut events);
     }
 
     /// Whether no event is queued.
@@ -228,6 +224,13 @@ impl SessionHandle {
     #[cfg(test)]
     pub(crate) fn try_control(&self) -> Option<Control> {
         lock(&self.controls).pop_front()
+    }
+}
+
+/// Gives back the slots of an event queue that drained after a burst.
+fn give_back_if_drained(events: &mut VecDeque<Arc<Prepared>>) {
+    if events.is_empty() && events.capacity() > IDLE_QUEUE_CAPACITY {
+        events.shrink_to(IDLE_QUEUE_CAPACITY);
     }
 }
 

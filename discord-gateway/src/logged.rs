@@ -13,6 +13,7 @@
 //! sends and is made for that session alone, so the log keeps how to make
 //! it again rather than a copy of it for as long as the session lives.
 
+use std::fmt::Write;
 use std::sync::Arc;
 
 use discord_proto::Snowflake;
@@ -40,7 +41,8 @@ pub(crate) const ID_DIGITS: usize = 16;
 /// The entry of a dispatch named `name` (an event name: no spaces).
 pub(crate) fn dispatch(id: u64, name: &str, data: &str) -> String {
     let mut entry = String::with_capacity(ID_DIGITS + name.len() + 1 + data.len());
-    entry.push_str(&format!("{id:016x}"));
+    // Into the entry itself, not through a String of its own.
+    let _ = write!(entry, "{id:016x}");
     entry.push_str(name);
     entry.push(' ');
     entry.push_str(data);

@@ -472,7 +472,10 @@ impl Conn {
     /// is written around the event's data, shared with every session that
     /// receives it: only the envelope is this session's own.
     fn send_event(&mut self, seq: u64, event: Arc<Prepared>) -> Result<(), ()> {
-        if self.encoder.is_some() || self.socket.is_none() {
+        if self.socket.is_none() {
+            return Err(());
+        }
+        if self.encoder.is_some() {
             return self.send_text(frame::dispatch(event.name(), seq, event.data()));
         }
         let mut tail = frame::Tail::new();
