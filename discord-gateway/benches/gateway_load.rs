@@ -12,8 +12,15 @@
 //!
 //! Reports sessions held, server RSS per session (RSS after connecting
 //! minus RSS before, over the session count), deliveries per second,
-//! server CPU time per delivered MESSAGE_CREATE, and delivery latency p50 /
-//! p99 from the HTTP POST that publishes a message to its receipt.
+//! server CPU time per delivered MESSAGE_CREATE, the server's socket writes
+//! per delivery and the tool's own CPU time (the two share the machine),
+//! and delivery latency p50 / p99 from the HTTP POST that publishes a
+//! message to its receipt.
+//!
+//! Each session's protocol logic (IDENTIFY, heartbeats, READY and
+//! GUILD_CREATE) is discord-client's `ClientSession`; the tool does the
+//! WebSocket upgrade and frame parsing itself (see `raw_ws`) and checks
+//! every frame it receives.
 #![allow(missing_docs)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -34,11 +41,8 @@ use discord_proto::compression::{Decoder, TransportCompression};
 use discord_proto::gateway::{DispatchEvent, GatewayGuild, Intents, ServerMessage};
 use discord_proto::model::{Member, User};
 use discord_store::backend::memory::{MemoryPresence, MemoryPubSub, MemorySessions};
-use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use std::io::BufRead;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const GUILD: u64 = 100;
 const CHANNEL: u64 = 10;
@@ -275,75 +279,189 @@ async fn session(
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(source, 0)).unwrap();
     let stream = socket.connect(addr).await.expect("connect");
-    // tungstenite zero-fills its read buffer up to `read_buffer_size`
-    // before every read: at the 128 KiB default that memset was a fifth of
-    // this tool's CPU, taken from the server it shares two cores with.
-    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
-    let (ws, _) =
-        tokio_tungstenite::client_async_with_config(client.connect_url(), stream, Some(config))
-            .await
-            .expect("handshake");
-    // Not split: sends happen only between reads, and a split stream
-    // takes a lock for every message.
-    let mut ws = ws;
+    let mut ws = raw_ws::Client::connect(stream, &client.connect_url()).await;
     let mut decoder = compress.map(|c| Decoder::new(c, 1 << 24).unwrap());
     let mut inflated: Vec<u8>;
     let mut guild_created = false;
+    let mut sends = Vec::new();
     loop {
+        // Every complete frame read so far.
+        while let Some(frame) = ws.next_frame() {
+            let bytes: &[u8] = match (frame, decoder.as_mut()) {
+                (raw_ws::Frame::Text(t), _) => t,
+                (raw_ws::Frame::Binary(b), Some(d)) => match d.push(b).unwrap() {
+                    Some(out) => {
+                        inflated = out;
+                        &inflated
+                    }
+                    None => continue,
+                },
+                (raw_ws::Frame::Close, _) => return,
+                _ => continue,
+            };
+            // The probe: a MESSAGE_CREATE's nonce is its send time.
+            // Scanned, not decoded, so the client side stays cheap next to
+            // the server.
+            if guild_created {
+                let text = std::str::from_utf8(bytes).unwrap();
+                if let Some(i) = text.find(r#""nonce":""#) {
+                    let rest = &text[i + 9..];
+                    let sent: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
+                    hist.record(n, now_nanos().saturating_sub(sent));
+                    continue;
+                }
+            }
+            let Ok(message) = ServerMessage::decode(bytes) else {
+                continue;
+            };
+            for out in client.on_message(message, std::time::Instant::now(), rand::random()) {
+                match out {
+                    Output::Send(cmd) => sends.push(cmd.encode()),
+                    Output::Deliver {
+                        event: DispatchEvent::GuildCreate(_),
+                        ..
+                    } if !guild_created => {
+                        guild_created = true;
+                        ready.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for text in sends.drain(..) {
+            if ws.send_text(&text).await.is_err() {
+                return;
+            }
+        }
         let deadline = client.next_deadline();
-        let msg = tokio::select! {
-            msg = ws.next() => match msg {
-                Some(Ok(msg)) => msg,
-                _ => break,
+        tokio::select! {
+            read = ws.fill() => if !matches!(read, Ok(n) if n > 0) {
+                return;
             },
             _ = sleep_until(deadline) => {
                 for out in client.on_tick(std::time::Instant::now()) {
-                    if let Output::Send(cmd) = out {
-                        let _ = ws.send(Message::text(cmd.encode())).await;
+                    if let Output::Send(cmd) = out
+                        && ws.send_text(&cmd.encode()).await.is_err()
+                    {
+                        return;
                     }
                 }
-                continue;
-            }
-        };
-        let bytes: &[u8] = match (&msg, decoder.as_mut()) {
-            (Message::Text(t), _) => t.as_bytes(),
-            (Message::Binary(b), Some(d)) => match d.push(b).unwrap() {
-                Some(out) => {
-                    inflated = out;
-                    &inflated
-                }
-                None => continue,
-            },
-            _ => continue,
-        };
-        // The probe: a MESSAGE_CREATE's nonce is its send time. Scanned,
-        // not decoded, so the client side stays cheap next to the server.
-        if guild_created {
-            let text = std::str::from_utf8(bytes).unwrap();
-            if let Some(i) = text.find(r#""nonce":""#) {
-                let rest = &text[i + 9..];
-                let sent: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
-                hist.record(n, now_nanos().saturating_sub(sent));
-                continue;
             }
         }
-        let Ok(message) = ServerMessage::decode(bytes) else {
-            continue;
-        };
-        for out in client.on_message(message, std::time::Instant::now(), rand::random()) {
-            match out {
-                Output::Send(cmd) => {
-                    let _ = ws.send(Message::text(cmd.encode())).await;
+    }
+}
+
+/// The tool's WebSocket client: the upgrade, then frames parsed straight
+/// from one read buffer per session (a frame per message through
+/// tokio-tungstenite, with its allocation, copy and stream machinery, cost
+/// the tool CPU that it takes from the server on the shared cores).
+mod raw_ws {
+    use std::io::Cursor;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::{Frame as WsFrame, FrameHeader};
+
+    /// Read buffer per session: a batch of events fits many times over.
+    const READ_SPACE: usize = 16 * 1024;
+
+    pub(crate) struct Client {
+        stream: TcpStream,
+        buf: Vec<u8>,
+        /// Where unparsed data starts in `buf`.
+        start: usize,
+    }
+
+    pub(crate) enum Frame<'a> {
+        Text(&'a [u8]),
+        Binary(&'a [u8]),
+        Close,
+        Other,
+    }
+
+    impl Client {
+        /// The HTTP upgrade; bytes after the response's headers (HELLO may
+        /// come in the same read) stay buffered.
+        pub(crate) async fn connect(mut stream: TcpStream, url: &str) -> Client {
+            let rest = url.strip_prefix("ws://").expect("ws:// URL");
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
+            let request = format!(
+                "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+            );
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .expect("upgrade request");
+            let mut buf = Vec::with_capacity(READ_SPACE);
+            let end = loop {
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
                 }
-                Output::Deliver {
-                    event: DispatchEvent::GuildCreate(_),
-                    ..
-                } if !guild_created => {
-                    guild_created = true;
-                    ready.fetch_add(1, Ordering::Relaxed);
-                }
-                _ => {}
+                let n = stream.read_buf(&mut buf).await.expect("upgrade response");
+                assert!(n > 0, "connection closed during the upgrade");
+            };
+            let head = std::str::from_utf8(&buf[..end]).expect("response head");
+            assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
+            let accept =
+                tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+            assert!(
+                head.lines().any(
+                    |l| l.to_ascii_lowercase().starts_with("sec-websocket-accept:")
+                        && l.ends_with(&accept)
+                ),
+                "wrong Sec-WebSocket-Accept"
+            );
+            Client {
+                stream,
+                buf,
+                start: end,
             }
+        }
+
+        /// The next complete frame in the buffer, if there is one.
+        pub(crate) fn next_frame(&mut self) -> Option<Frame<'_>> {
+            let mut cursor = Cursor::new(&self.buf[self.start..]);
+            let (header, len) = FrameHeader::parse(&mut cursor).expect("frame header")?;
+            let from = self.start + cursor.position() as usize;
+            let to = from + usize::try_from(len).unwrap();
+            if to > self.buf.len() {
+                return None;
+            }
+            assert!(header.is_final, "the gateway sends whole messages");
+            self.start = to;
+            let payload = &self.buf[from..to];
+            Some(match header.opcode {
+                OpCode::Data(Data::Text) => Frame::Text(payload),
+                OpCode::Data(Data::Binary) => Frame::Binary(payload),
+                OpCode::Control(Control::Close) => Frame::Close,
+                _ => Frame::Other,
+            })
+        }
+
+        /// Reads more (cancel safe: a read that did not finish took
+        /// nothing).
+        pub(crate) async fn fill(&mut self) -> std::io::Result<usize> {
+            if self.start == self.buf.len() {
+                self.buf.clear();
+                self.start = 0;
+            } else if self.buf.capacity() - self.buf.len() < READ_SPACE / 2 {
+                self.buf.drain(..self.start);
+                self.start = 0;
+                self.buf.reserve(READ_SPACE / 2);
+            }
+            self.stream.read_buf(&mut self.buf).await
+        }
+
+        /// Sends a text frame, masked as a client must.
+        pub(crate) async fn send_text(&mut self, text: &str) -> std::io::Result<()> {
+            let mut frame =
+                WsFrame::message(text.as_bytes().to_vec(), OpCode::Data(Data::Text), true);
+            frame.header_mut().mask = Some(rand::random());
+            let mut out = Vec::with_capacity(text.len() + 14);
+            frame.format(&mut out).expect("frame into a Vec");
+            self.stream.write_all(&out).await
         }
     }
 }
