@@ -17,12 +17,13 @@ use discord_proto::gateway::PresenceUser;
 use discord_proto::gateway::{DispatchEvent, PresenceUpdate};
 use discord_proto::model::Status;
 use discord_store::{PresenceStore, PubSub, SessionStore, Stores, Topic};
+use futures::FutureExt;
 use serde::Deserialize;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::data::{GatewayData, VoiceHook};
 use crate::event::{Event, Wire};
-use crate::hub::{Control, Hub, ReleaseReply, SubCommand, lock};
+use crate::hub::{Control, Hub, ReleaseReply, SessionHandle, SubCommand, lock};
 use crate::{GatewayConfig, Result};
 
 /// The stores a gateway node uses.
@@ -156,7 +157,9 @@ impl Inner {
         }
     }
 
-    fn on_wire(&self, topic: &Topic, bytes: &[u8]) {
+    /// Handles a pub/sub message; sessions to wake for queued events are
+    /// added to `wakes`.
+    fn on_wire(&self, topic: &Topic, bytes: &[u8], wakes: &mut Vec<Arc<SessionHandle>>) {
         let wire: Wire = match serde_json::from_slice(bytes) {
             Ok(w) => w,
             Err(e) => {
@@ -165,7 +168,7 @@ impl Inner {
             }
         };
         match wire {
-            Wire::Event(event) => self.hub.deliver(topic, event),
+            Wire::Event(event) => self.hub.deliver_deferred(topic, event, wakes),
             Wire::Release { session_id, node } => match self.hub.owner(&session_id) {
                 Some(handle) => {
                     handle.send_control(Control::Release(ReleaseReply::Remote(node)));
@@ -186,6 +189,27 @@ impl Inner {
                     let _ = tx.send(());
                 }
             }
+        }
+    }
+}
+
+/// Pub/sub messages the pump takes at once when they are already waiting.
+const PUMP_BATCH: usize = 16;
+
+/// Session tasks woken before the pump lets them run.
+const WAKE_CHUNK: usize = 128;
+
+/// Wakes the session tasks of a delivered batch, a chunk at a time,
+/// letting each chunk run before the next is woken: sessions are then
+/// served in their turn rather than in the order a runtime's queues
+/// overflow, which bounds how long any one waits.
+async fn wake_in_turn(wakes: &mut Vec<Arc<SessionHandle>>) {
+    let mut woken = 0;
+    for handle in wakes.drain(..) {
+        handle.wake();
+        woken += 1;
+        if woken % WAKE_CHUNK == 0 {
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -234,6 +258,7 @@ impl Gateway {
         let weak = Arc::downgrade(&inner);
         tokio::spawn(async move {
             let mut counts: HashMap<Topic, usize> = HashMap::new();
+            let mut wakes = Vec::new();
             loop {
                 tokio::select! {
                     cmd = sub_rx.recv() => match cmd {
@@ -264,7 +289,21 @@ impl Gateway {
                     },
                     msg = subscriber.next() => match msg {
                         Some((topic, bytes)) => match weak.upgrade() {
-                            Some(inner) => inner.on_wire(&topic, &bytes),
+                            Some(inner) => {
+                                inner.on_wire(&topic, &bytes, &mut wakes);
+                                // Messages already here join the batch, so
+                                // each session writes them together.
+                                for _ in 1..PUMP_BATCH {
+                                    match subscriber.next().now_or_never() {
+                                        Some(Some((topic, bytes))) => {
+                                            inner.on_wire(&topic, &bytes, &mut wakes);
+                                        }
+                                        _ => break,
+                                    }
+                                }
+                                drop(inner);
+                                wake_in_turn(&mut wakes).await;
+                            }
                             None => break,
                         },
                         None => {

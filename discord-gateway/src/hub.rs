@@ -153,15 +153,22 @@ impl SessionHandle {
         on_shard(self.shard, guild)
     }
 
-    fn push(&self, event: Arc<Prepared>) {
+    /// Queues an event without waking the session task; returns whether
+    /// it must be woken (the queue was empty: a non-empty queue's task was
+    /// woken when it became non-empty and drains it before it waits).
+    fn push(&self, event: Arc<Prepared>) -> bool {
         let mut events = lock(&self.events);
+        let was_empty = events.is_empty();
         events.push_back(event);
         if events.len() > self.capacity && !self.overflowed.swap(true, Ordering::AcqRel) {
             drop(events);
             self.send_control(Control::Overflow);
-        } else {
-            drop(events);
         }
+        was_empty
+    }
+
+    /// Wakes the session task for what [`push`](Self::push) queued.
+    pub(crate) fn wake(&self) {
         self.ready.notify_one();
     }
 
@@ -341,7 +348,24 @@ impl Hub {
     }
 
     /// Delivers an event that arrived on `topic`.
+    #[cfg(test)]
     pub(crate) fn deliver(&self, topic: &Topic, event: Event) {
+        let mut wakes = Vec::new();
+        self.deliver_deferred(topic, event, &mut wakes);
+        for handle in wakes {
+            handle.wake();
+        }
+    }
+
+    /// Queues an event that arrived on `topic` for its recipients, adding
+    /// the sessions that must be woken for it to `wakes`. Waking after a
+    /// batch of events lets each session write the batch at once.
+    pub(crate) fn deliver_deferred(
+        &self,
+        topic: &Topic,
+        event: Event,
+        wakes: &mut Vec<Arc<SessionHandle>>,
+    ) {
         let typed = if GuildView::is_relevant(&event.name)
             || matches!(event.name.as_str(), "GUILD_CREATE" | "GUILD_DELETE")
         {
@@ -349,7 +373,7 @@ impl Hub {
         } else {
             None
         };
-        let mut fan = Fanout::new(&event);
+        let mut fan = Fanout::new(&event, wakes);
         let mut state = lock(&self.state);
         let mut unsubscribe = Vec::new();
         match topic {
@@ -421,6 +445,8 @@ impl Hub {
 /// content for sessions that may not read it.
 struct Fanout<'a> {
     event: &'a Event,
+    /// Sessions to wake once the batch is queued.
+    wakes: &'a mut Vec<Arc<SessionHandle>>,
     full: Arc<Prepared>,
     stripped: Option<Arc<Prepared>>,
     /// For MESSAGE_CREATE/UPDATE: the author and mentioned users.
@@ -430,7 +456,7 @@ struct Fanout<'a> {
 }
 
 impl<'a> Fanout<'a> {
-    fn new(event: &'a Event) -> Self {
+    fn new(event: &'a Event, wakes: &'a mut Vec<Arc<SessionHandle>>) -> Self {
         let full = Arc::new(Prepared::new(event.id, &event.name, event.data.get()));
         let readers = matches!(event.name.as_str(), "MESSAGE_CREATE" | "MESSAGE_UPDATE")
             .then(|| message_readers(event.data.get()));
@@ -439,6 +465,7 @@ impl<'a> Fanout<'a> {
             .flatten();
         Fanout {
             event,
+            wakes,
             full,
             stripped: None,
             readers,
@@ -446,7 +473,7 @@ impl<'a> Fanout<'a> {
         }
     }
 
-    fn offer(&mut self, session: &SessionHandle, view: Option<&mut GuildView>) {
+    fn offer(&mut self, session: &Arc<SessionHandle>, view: Option<&mut GuildView>) {
         let guild = self.event.guild_id;
         let in_guild = guild.is_some();
         if !session.on_shard(guild)
@@ -475,9 +502,11 @@ impl<'a> Fanout<'a> {
                     &strip_content(self.event.data.get()),
                 ))
             });
-            session.push(Arc::clone(stripped));
-        } else {
-            session.push(Arc::clone(&self.full));
+            if session.push(Arc::clone(stripped)) {
+                self.wakes.push(Arc::clone(session));
+            }
+        } else if session.push(Arc::clone(&self.full)) {
+            self.wakes.push(Arc::clone(session));
         }
     }
 }

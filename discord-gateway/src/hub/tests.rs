@@ -340,3 +340,45 @@ async fn presence_updates_go_to_others_not_to_their_subject() {
     assert_eq!(other.names(), ["PRESENCE_UPDATE"]);
     assert!(no_intent.names().is_empty());
 }
+
+#[tokio::test]
+async fn a_batch_wakes_each_session_once_and_only_when_its_queue_was_empty() {
+    let (hub, _) = hub();
+    let mut a = join(&hub, 1, 3, GUILD_MSGS, None, 8).await;
+    let mut b = join(&hub, 2, 3, GUILD_MSGS, None, 8).await;
+    let mut wakes = Vec::new();
+    hub.deliver_deferred(&Topic::Guild(id(100)), message(10, 1, &[]), &mut wakes);
+    hub.deliver_deferred(&Topic::Guild(id(100)), message(10, 2, &[]), &mut wakes);
+    let mut woken: Vec<u64> = wakes.iter().map(|h| h.conn).collect();
+    woken.sort();
+    assert_eq!(woken, [1, 2], "one wake per session for the whole batch");
+    wakes.clear();
+    assert_eq!(b.names().len(), 2, "both events queued for b");
+
+    // b's task waits on an empty queue; a still has two events queued.
+    let waiting = Arc::clone(&b.handle);
+    let mut task = tokio::spawn(async move { waiting.next_input().await });
+    tokio::task::yield_now().await;
+    hub.deliver_deferred(&Topic::Guild(id(100)), message(10, 3, &[]), &mut wakes);
+    let woken: Vec<u64> = wakes.iter().map(|h| h.conn).collect();
+    assert_eq!(
+        woken,
+        [2],
+        "a's queue was not empty: its task is already woken"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(50), &mut task)
+            .await
+            .is_err(),
+        "queued, but the task is not woken before the batch's wakes"
+    );
+    for handle in wakes.drain(..) {
+        handle.wake();
+    }
+    let input = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the deferred wake reaches the waiting task")
+        .unwrap();
+    assert!(matches!(input, super::Input::Event(_)));
+    assert_eq!(a.names().len(), 3, "a has all three, in its queue");
+}
