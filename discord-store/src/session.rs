@@ -67,16 +67,18 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// [`SessionStore::append`] for several events in order, in one round
     /// trip where the backend allows it (the gateway logs a batch of events
-    /// before writing them to the socket).
+    /// before writing them to the socket). The entries are taken by value:
+    /// a store that keeps them keeps these references rather than cloning
+    /// them (each clone and drop touches a counter every recipient of the
+    /// event shares).
     async fn append_many(
         &self,
         session_id: &str,
-        entries: &[(u64, Arc<str>)],
+        entries: Vec<(u64, Arc<str>)>,
         ttl: Duration,
     ) -> Result<()> {
         for (seq, payload) in entries {
-            self.append(session_id, *seq, Arc::clone(payload), ttl)
-                .await?;
+            self.append(session_id, seq, payload, ttl).await?;
         }
         Ok(())
     }

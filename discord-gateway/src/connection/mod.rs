@@ -377,7 +377,7 @@ impl Conn {
                 .inner
                 .stores
                 .sessions
-                .append_many(&live.handle.session_id, &logged, self.session_ttl())
+                .append_many(&live.handle.session_id, logged, self.session_ttl())
                 .await
         {
             tracing::warn!("replay log append failed: {e}");

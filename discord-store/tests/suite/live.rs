@@ -97,9 +97,9 @@ pub async fn sessions_and_replay(store: &dyn SessionStore, capacity: u64) {
         .map(|seq| (seq, format!("{{\"s\":{seq}}}").into()))
         .collect();
     for batch in rest.chunks(7) {
-        store.append_many(&id, batch, ttl).await.unwrap();
+        store.append_many(&id, batch.to_vec(), ttl).await.unwrap();
     }
-    store.append_many(&id, &[], ttl).await.unwrap();
+    store.append_many(&id, Vec::new(), ttl).await.unwrap();
     assert_eq!(
         store.get(&id).await.unwrap().unwrap().seq,
         total,

@@ -168,11 +168,10 @@ impl SessionStore for MemorySessions {
     async fn append_many(
         &self,
         session_id: &str,
-        entries: &[(u64, Arc<str>)],
+        entries: Vec<(u64, Arc<str>)>,
         ttl: Duration,
     ) -> Result<()> {
-        let entries = entries.iter().map(|(seq, p)| (*seq, Arc::clone(p)));
-        self.append_entries(session_id, entries, ttl);
+        self.append_entries(session_id, entries.into_iter(), ttl);
         Ok(())
     }
 
@@ -202,7 +201,7 @@ mod tests {
         let payload: Arc<str> = "0000000000000001MESSAGE_CREATE {}".into();
         for session in ["a", "b", "c"] {
             store
-                .append_many(session, &[(1, Arc::clone(&payload))], ttl)
+                .append_many(session, vec![(1, Arc::clone(&payload))], ttl)
                 .await
                 .unwrap();
         }

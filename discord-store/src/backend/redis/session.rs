@@ -125,7 +125,7 @@ impl SessionStore for RedisStore {
     async fn append_many(
         &self,
         session_id: &str,
-        entries: &[(u64, Arc<str>)],
+        entries: Vec<(u64, Arc<str>)>,
         ttl: Duration,
     ) -> Result<()> {
         if entries.is_empty() {
@@ -135,7 +135,7 @@ impl SessionStore for RedisStore {
         let script = Script::new(APPEND_MANY);
         let mut call = script.key(hash);
         call.key(log).arg(self.capacity).arg(ttl_ms(ttl));
-        for (seq, payload) in entries {
+        for (seq, payload) in &entries {
             call.arg(*seq).arg(&**payload);
         }
         let _: i64 = call
