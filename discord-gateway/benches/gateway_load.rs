@@ -549,13 +549,20 @@ async fn client(args: Args) {
         let begin = Instant::now();
         // Post every 10 ms, or less often for rates under 100/s.
         let tick = Duration::from_millis(10).max(Duration::from_secs(1) / args.rate.max(1) as u32);
-        let per_tick = ((args.rate as f64 * tick.as_secs_f64()).round() as u64).max(1);
+        let per_tick = args.rate.max(1) as f64 * tick.as_secs_f64();
         let mut posted = 0u64;
+        let mut ticks = 0u64;
         let mut next = Instant::now();
         while begin.elapsed() < Duration::from_secs(args.seconds) {
-            let body = json!({"count": per_tick, "sent": now_nanos().to_string()}).to_string();
-            http_post::post(&mut sender, "/publish", body).await;
-            posted += per_tick;
+            // Whole messages per tick that add up to the asked rate (250/s
+            // is 2, 3, 2, 3, ... every 10 ms).
+            ticks += 1;
+            let count = (ticks as f64 * per_tick).round() as u64 - posted;
+            if count > 0 {
+                let body = json!({"count": count, "sent": now_nanos().to_string()}).to_string();
+                http_post::post(&mut sender, "/publish", body).await;
+                posted += count;
+            }
             next += tick;
             tokio::time::sleep_until(next.into()).await;
         }
