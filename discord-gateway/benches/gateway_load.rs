@@ -121,6 +121,7 @@ async fn publish(State(gw): State<Gateway>, body: String) -> &'static str {
             &json!({"id": (1 << 40) + i, "channel_id": CHANNEL.to_string(), "guild_id": GUILD.to_string(),
                     "author": {"id": "1", "username": "poster", "discriminator": "0", "avatar": null},
                     "content": "a typical chat message of modest length", "nonce": p.sent,
+                    "published": now_nanos().to_string(),
                     "timestamp": "2026-01-01T00:00:00+00:00", "mentions": [], "embeds": [],
                     "attachments": [], "type": 0, "tts": false, "pinned": false,
                     "mention_everyone": false, "mention_roles": []}),
@@ -263,6 +264,7 @@ async fn session(
     n: usize,
     compress: Option<TransportCompression>,
     hist: Arc<Histogram>,
+    fan: Arc<Histogram>,
     ready: Arc<AtomicU64>,
 ) {
     // The session logic (IDENTIFY, heartbeats with jitter, what READY and
@@ -307,7 +309,13 @@ async fn session(
                 if let Some(i) = text.find(r#""nonce":""#) {
                     let rest = &text[i + 9..];
                     let sent: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
-                    hist.record(n, now_nanos().saturating_sub(sent));
+                    let now = now_nanos();
+                    hist.record(n, now.saturating_sub(sent));
+                    if let Some(j) = text.find(r#""published":""#) {
+                        let rest = &text[j + 13..];
+                        let published: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
+                        fan.record(n, now.saturating_sub(published));
+                    }
                     continue;
                 }
             }
@@ -501,14 +509,16 @@ async fn client(args: Args) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = proc_status(pid, "VmRSS:");
     let hist = Arc::new(Histogram::new());
+    // From the server's publish call to receipt: the fanout's share.
+    let fan = Arc::new(Histogram::new());
     let ready = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
     for n in 0..args.sessions {
         let permit = Arc::clone(&gate).acquire_owned().await.unwrap();
-        let (hist, ready2) = (Arc::clone(&hist), Arc::clone(&ready));
+        let (hist, fan, ready2) = (Arc::clone(&hist), Arc::clone(&fan), Arc::clone(&ready));
         let target = n as u64 + 1;
-        tokio::spawn(session(addr, n, args.compress, hist, ready2));
+        tokio::spawn(session(addr, n, args.compress, hist, fan, ready2));
         // Hold the permit until this session is ready: at most 256
         // handshakes in flight.
         let ready = Arc::clone(&ready);
@@ -601,6 +611,11 @@ async fn client(args: Args) {
             "latency POST -> receipt: p50 {:?}, p99 {:?}",
             hist.percentile(0.5),
             hist.percentile(0.99)
+        );
+        println!(
+            "of which publish -> receipt: p50 {:?}, p99 {:?}",
+            fan.percentile(0.5),
+            fan.percentile(0.99)
         );
     }
     if let Some(child) = child.as_mut() {
