@@ -15,7 +15,9 @@
 //! server CPU time per delivered MESSAGE_CREATE, the server's socket writes
 //! per delivery and the tool's own CPU time (the two share the machine),
 //! and delivery latency p50 / p99 from the HTTP POST that publishes a
-//! message to its receipt.
+//! message to its receipt, from the server's publish call to receipt, and
+//! (with `--features fanout-timing`) from the server's fanout to its socket
+//! write, the server's own share.
 //!
 //! Each session's protocol logic (IDENTIFY, heartbeats, READY and
 //! GUILD_CREATE) is discord-client's `ClientSession`; the tool does the
@@ -132,6 +134,18 @@ async fn publish(State(gw): State<Gateway>, body: String) -> &'static str {
     "ok"
 }
 
+/// The server's share of delivery latency since the last call (from the
+/// fanout to the socket write), with `--features fanout-timing`.
+async fn timing() -> String {
+    #[cfg(feature = "fanout-timing")]
+    {
+        let (n, p) = discord_gateway::timing::take_percentiles(&[0.5, 0.99]);
+        format!("{n} {} {} ok", p[0].as_micros(), p[1].as_micros())
+    }
+    #[cfg(not(feature = "fanout-timing"))]
+    "off ok".to_owned()
+}
+
 async fn server() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -150,6 +164,7 @@ async fn server() {
     let app = gw.router::<()>("/gateway").merge(
         axum::Router::new()
             .route("/publish", post(publish))
+            .route("/timing", post(timing))
             .with_state(gw.clone()),
     );
     // Tell the parent where we listen.
@@ -552,6 +567,7 @@ async fn client(args: Args) {
         let http = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut sender = http_post::Sender(http);
         let ticks_per_sec = 100.0; // USER_HZ on Linux
+        http_post::post(&mut sender, "/timing", String::new()).await;
         let cpu_before = cpu_ticks(pid);
         let tool_cpu_before = cpu_ticks(std::process::id());
         let writes_before = write_syscalls(pid);
@@ -617,6 +633,18 @@ async fn client(args: Args) {
             fan.percentile(0.5),
             fan.percentile(0.99)
         );
+        let timing = http_post::post(&mut sender, "/timing", String::new()).await;
+        match timing.split_whitespace().collect::<Vec<_>>()[..] {
+            [n, p50, p99, "ok"] => {
+                let ms = |us: &str| us.parse::<f64>().unwrap_or(f64::NAN) / 1000.0;
+                println!(
+                    "of which fanout -> socket write in the server ({n} deliveries): p50 {:.1} ms, p99 {:.1} ms",
+                    ms(p50),
+                    ms(p99)
+                );
+            }
+            _ => println!("(build with --features fanout-timing for the server's share)"),
+        }
     }
     if let Some(child) = child.as_mut() {
         let _ = child.kill();
@@ -631,7 +659,8 @@ mod http_post {
 
     pub(crate) struct Sender(pub(crate) TcpStream);
 
-    pub(crate) async fn post(s: &mut Sender, path: &str, body: String) {
+    /// Posts `body`; returns the response's body (which ends with "ok").
+    pub(crate) async fn post(s: &mut Sender, path: &str, body: String) -> String {
         let req = format!(
             "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
@@ -645,6 +674,9 @@ mod http_post {
             assert!(n > 0, "server closed the control connection");
             buf.extend_from_slice(&chunk[..n]);
         }
+        let text = String::from_utf8_lossy(&buf);
+        text.split_once("\r\n\r\n")
+            .map_or(String::new(), |(_, body)| body.to_owned())
     }
 }
 

@@ -28,6 +28,9 @@ pub(crate) struct Prepared {
     entry: Arc<str>,
     /// Where the name ends in `entry` (the data starts one byte later).
     name_end: usize,
+    /// When fanout prepared it.
+    #[cfg(feature = "fanout-timing")]
+    pub prepared_at: std::time::Instant,
 }
 
 impl Prepared {
@@ -36,6 +39,8 @@ impl Prepared {
             id,
             entry: crate::logged::dispatch(id, name, data).into(),
             name_end: crate::logged::data_offset(name) - 1,
+            #[cfg(feature = "fanout-timing")]
+            prepared_at: std::time::Instant::now(),
         }
     }
 

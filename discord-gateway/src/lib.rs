@@ -11,6 +11,8 @@ mod hub;
 mod logged;
 pub mod protocol;
 mod socket;
+#[cfg(feature = "fanout-timing")]
+pub mod timing;
 pub mod view;
 
 pub use config::GatewayConfig;

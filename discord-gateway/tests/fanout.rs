@@ -277,3 +277,20 @@ async fn frames_of_every_length_arrive_whole_and_in_order() {
     }
     assert!(plain.quiet(Duration::from_millis(200)).await);
 }
+
+#[cfg(feature = "fanout-timing")]
+#[tokio::test]
+async fn fanout_timing_records_each_delivered_event() {
+    let n = single().await;
+    let mut owner = Client::identify(n.addr, 1, ALL).await;
+    let mut modr = Client::identify(n.addr, 2, ALL).await;
+    // Start afresh: what follows is recorded after this.
+    discord_gateway::timing::take_percentiles(&[]);
+    n.gateway.publish(&message(1, 10)).await.unwrap();
+    owner.dispatch("MESSAGE_CREATE").await;
+    modr.dispatch("MESSAGE_CREATE").await;
+    // Other tests in this binary deliver too, so at least these two.
+    let (count, p) = discord_gateway::timing::take_percentiles(&[1.0]);
+    assert!(count >= 2, "two deliveries recorded, got {count}");
+    assert!(p[0] > Duration::ZERO);
+}

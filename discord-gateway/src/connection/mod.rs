@@ -475,6 +475,8 @@ impl Conn {
         if self.socket.is_none() {
             return Err(());
         }
+        #[cfg(feature = "fanout-timing")]
+        crate::timing::record(event.prepared_at.elapsed());
         if self.encoder.is_some() {
             return self.send_text(frame::dispatch(event.name(), seq, event.data()));
         }
