@@ -279,7 +279,7 @@ async fn session(
     n: usize,
     compress: Option<TransportCompression>,
     hist: Arc<Histogram>,
-    fan: Arc<Histogram>,
+    from_publish: Arc<Histogram>,
     ready: Arc<AtomicU64>,
 ) {
     // The session logic (IDENTIFY, heartbeats with jitter, what READY and
@@ -329,7 +329,7 @@ async fn session(
                     if let Some(j) = text.find(r#""published":""#) {
                         let rest = &text[j + 13..];
                         let published: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
-                        fan.record(n, now.saturating_sub(published));
+                        from_publish.record(n, now.saturating_sub(published));
                     }
                     continue;
                 }
@@ -525,15 +525,19 @@ async fn client(args: Args) {
     let rss_before = proc_status(pid, "VmRSS:");
     let hist = Arc::new(Histogram::new());
     // From the server's publish call to receipt: the fanout's share.
-    let fan = Arc::new(Histogram::new());
+    let from_publish = Arc::new(Histogram::new());
     let ready = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
     for n in 0..args.sessions {
         let permit = Arc::clone(&gate).acquire_owned().await.unwrap();
-        let (hist, fan, ready2) = (Arc::clone(&hist), Arc::clone(&fan), Arc::clone(&ready));
+        let (hist, from_publish, ready2) = (
+            Arc::clone(&hist),
+            Arc::clone(&from_publish),
+            Arc::clone(&ready),
+        );
         let target = n as u64 + 1;
-        tokio::spawn(session(addr, n, args.compress, hist, fan, ready2));
+        tokio::spawn(session(addr, n, args.compress, hist, from_publish, ready2));
         // Hold the permit until this session is ready: at most 256
         // handshakes in flight.
         let ready = Arc::clone(&ready);
@@ -630,8 +634,8 @@ async fn client(args: Args) {
         );
         println!(
             "of which publish -> receipt: p50 {:?}, p99 {:?}",
-            fan.percentile(0.5),
-            fan.percentile(0.99)
+            from_publish.percentile(0.5),
+            from_publish.percentile(0.99)
         );
         let timing = http_post::post(&mut sender, "/timing", String::new()).await;
         match timing.split_whitespace().collect::<Vec<_>>()[..] {
