@@ -196,8 +196,11 @@ impl Inner {
 /// Pub/sub messages the pump takes at once when they are already waiting.
 const PUMP_BATCH: usize = 16;
 
-/// Session tasks woken before the pump lets them run.
-const WAKE_CHUNK: usize = 128;
+/// Session tasks woken before the pump lets them run (64 against 128: at
+/// 1 M deliveries/s the server's p99 from fanout to write fell from 78-96
+/// to 58-75 ms; at 50,000/s it rose from 42-47 to 51-54 ms, smaller chunks
+/// leaving the second core less to take; docs/benchmarks.md).
+const WAKE_CHUNK: usize = 64;
 
 /// Wakes the session tasks of a delivered batch, a chunk at a time,
 /// letting each chunk run before the next is woken: sessions are then
