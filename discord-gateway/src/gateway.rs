@@ -1,7 +1,7 @@
 //! The gateway node: its stores, its pub/sub pump, publishing, the axum
 //! routes that accept connections, and graceful shutdown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +17,6 @@ use discord_proto::gateway::PresenceUser;
 use discord_proto::gateway::{DispatchEvent, PresenceUpdate};
 use discord_proto::model::Status;
 use discord_store::{PresenceStore, PubSub, SessionStore, Stores, Topic};
-use futures::FutureExt;
 use serde::Deserialize;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
@@ -159,7 +158,12 @@ impl Inner {
 
     /// Handles a pub/sub message; sessions to wake for queued events are
     /// added to `wakes`.
-    fn on_wire(&self, topic: &Topic, bytes: &[u8], wakes: &mut Vec<Arc<SessionHandle>>) {
+    pub(crate) fn on_wire(
+        &self,
+        topic: &Topic,
+        bytes: &[u8],
+        wakes: &mut VecDeque<Arc<SessionHandle>>,
+    ) {
         let wire: Wire = match serde_json::from_slice(bytes) {
             Ok(w) => w,
             Err(e) => {
@@ -193,30 +197,6 @@ impl Inner {
     }
 }
 
-/// Pub/sub messages the pump takes at once when they are already waiting.
-const PUMP_BATCH: usize = 16;
-
-/// Session tasks woken before the pump lets them run (64 against 128: at
-/// 1 M deliveries/s the server's p99 from fanout to write fell from 78-96
-/// to 58-75 ms; at 50,000/s it rose from 42-47 to 51-54 ms, smaller chunks
-/// leaving the second core less to take; docs/benchmarks.md).
-const WAKE_CHUNK: usize = 64;
-
-/// Wakes the session tasks of a delivered batch, a chunk at a time,
-/// letting each chunk run before the next is woken: sessions are then
-/// served in their turn rather than in the order a runtime's queues
-/// overflow, which bounds how long any one waits.
-async fn wake_in_turn(wakes: &mut Vec<Arc<SessionHandle>>) {
-    let mut woken = 0;
-    for handle in wakes.drain(..) {
-        handle.wake();
-        woken += 1;
-        if woken % WAKE_CHUNK == 0 {
-            tokio::task::yield_now().await;
-        }
-    }
-}
-
 /// A gateway node. Cheap to clone; every clone is the same node.
 #[derive(Clone)]
 pub struct Gateway {
@@ -244,7 +224,7 @@ impl Gateway {
         subscriber
             .subscribe(&Topic::Node(config.node_id.clone()))
             .await?;
-        let (sub_tx, mut sub_rx) = mpsc::unbounded_channel::<SubCommand>();
+        let (sub_tx, sub_rx) = mpsc::unbounded_channel::<SubCommand>();
         let inner = Arc::new(Inner {
             config,
             data,
@@ -257,66 +237,7 @@ impl Gateway {
             live: AtomicU64::new(0),
             drained: Notify::new(),
         });
-        // The pub/sub pump: one subscriber per node, multiplexed.
-        let weak = Arc::downgrade(&inner);
-        tokio::spawn(async move {
-            let mut counts: HashMap<Topic, usize> = HashMap::new();
-            let mut wakes = Vec::new();
-            loop {
-                tokio::select! {
-                    cmd = sub_rx.recv() => match cmd {
-                        Some(SubCommand::Subscribe(topics, reply)) => {
-                            for t in topics {
-                                let n = counts.entry(t.clone()).or_default();
-                                *n += 1;
-                                if *n == 1 && let Err(e) = subscriber.subscribe(&t).await {
-                                    tracing::error!(?t, "subscribe failed: {e}");
-                                }
-                            }
-                            if let Some(reply) = reply {
-                                let _ = reply.send(());
-                            }
-                        }
-                        Some(SubCommand::Unsubscribe(topics)) => {
-                            for t in topics {
-                                if let Some(n) = counts.get_mut(&t) {
-                                    *n = n.saturating_sub(1);
-                                    if *n == 0 {
-                                        counts.remove(&t);
-                                        let _ = subscriber.unsubscribe(&t).await;
-                                    }
-                                }
-                            }
-                        }
-                        None => break,
-                    },
-                    msg = subscriber.next() => match msg {
-                        Some((topic, bytes)) => match weak.upgrade() {
-                            Some(inner) => {
-                                inner.on_wire(&topic, &bytes, &mut wakes);
-                                // Messages already here join the batch, so
-                                // each session writes them together.
-                                for _ in 1..PUMP_BATCH {
-                                    match subscriber.next().now_or_never() {
-                                        Some(Some((topic, bytes))) => {
-                                            inner.on_wire(&topic, &bytes, &mut wakes);
-                                        }
-                                        _ => break,
-                                    }
-                                }
-                                drop(inner);
-                                wake_in_turn(&mut wakes).await;
-                            }
-                            None => break,
-                        },
-                        None => {
-                            tracing::error!("pub/sub subscription ended");
-                            break;
-                        }
-                    },
-                }
-            }
-        });
+        tokio::spawn(crate::pump::run(subscriber, sub_rx, Arc::downgrade(&inner)));
         // Presences whose owners vanished (a node died) expire; tell their
         // guilds.
         let weak = Arc::downgrade(&inner);

@@ -355,7 +355,7 @@ impl Hub {
     /// Delivers an event that arrived on `topic`.
     #[cfg(test)]
     pub(crate) fn deliver(&self, topic: &Topic, event: Event) {
-        let mut wakes = Vec::new();
+        let mut wakes = VecDeque::new();
         self.deliver_deferred(topic, event, &mut wakes);
         for handle in wakes {
             handle.wake();
@@ -369,7 +369,7 @@ impl Hub {
         &self,
         topic: &Topic,
         event: Event,
-        wakes: &mut Vec<Arc<SessionHandle>>,
+        wakes: &mut VecDeque<Arc<SessionHandle>>,
     ) {
         let typed = if GuildView::is_relevant(&event.name)
             || matches!(event.name.as_str(), "GUILD_CREATE" | "GUILD_DELETE")
@@ -451,7 +451,7 @@ impl Hub {
 struct Fanout<'a> {
     event: &'a Event,
     /// Sessions to wake once the batch is queued.
-    wakes: &'a mut Vec<Arc<SessionHandle>>,
+    wakes: &'a mut VecDeque<Arc<SessionHandle>>,
     full: Arc<Prepared>,
     stripped: Option<Arc<Prepared>>,
     /// For MESSAGE_CREATE/UPDATE: the author and mentioned users.
@@ -461,7 +461,7 @@ struct Fanout<'a> {
 }
 
 impl<'a> Fanout<'a> {
-    fn new(event: &'a Event, wakes: &'a mut Vec<Arc<SessionHandle>>) -> Self {
+    fn new(event: &'a Event, wakes: &'a mut VecDeque<Arc<SessionHandle>>) -> Self {
         let full = Arc::new(Prepared::new(event.id, &event.name, event.data.get()));
         let readers = matches!(event.name.as_str(), "MESSAGE_CREATE" | "MESSAGE_UPDATE")
             .then(|| message_readers(event.data.get()));
@@ -508,10 +508,10 @@ impl<'a> Fanout<'a> {
                 ))
             });
             if session.push(Arc::clone(stripped)) {
-                self.wakes.push(Arc::clone(session));
+                self.wakes.push_back(Arc::clone(session));
             }
         } else if session.push(Arc::clone(&self.full)) {
-            self.wakes.push(Arc::clone(session));
+            self.wakes.push_back(Arc::clone(session));
         }
     }
 }

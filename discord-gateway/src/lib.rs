@@ -10,6 +10,7 @@ mod gateway;
 mod hub;
 mod logged;
 pub mod protocol;
+mod pump;
 mod socket;
 #[cfg(feature = "fanout-timing")]
 pub mod timing;

@@ -294,3 +294,31 @@ async fn fanout_timing_records_each_delivered_event() {
     assert!(count >= 2, "two deliveries recorded, got {count}");
     assert!(p[0] > Duration::ZERO);
 }
+
+/// More sessions than the pump wakes at once, and a burst that keeps
+/// arriving while it wakes them: every session gets every event once, in
+/// order.
+#[tokio::test]
+async fn a_burst_reaches_every_one_of_many_sessions_in_order() {
+    let n = single().await;
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        clients.push(Client::identify(n.addr, 2, ALL).await);
+    }
+    let publisher = n.gateway.clone();
+    let burst = tokio::spawn(async move {
+        for i in 0..60 {
+            publisher.publish(&message(i, 10)).await.unwrap();
+            if i % 10 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    for c in &mut clients {
+        for i in 0..60 {
+            let m = c.dispatch("MESSAGE_CREATE").await;
+            assert_eq!(m["d"]["content"], format!("message {i}"));
+        }
+    }
+    burst.await.unwrap();
+}

@@ -346,7 +346,7 @@ async fn a_batch_wakes_each_session_once_and_only_when_its_queue_was_empty() {
     let (hub, _) = hub();
     let mut a = join(&hub, 1, 3, GUILD_MSGS, None, 8).await;
     let mut b = join(&hub, 2, 3, GUILD_MSGS, None, 8).await;
-    let mut wakes = Vec::new();
+    let mut wakes = std::collections::VecDeque::new();
     hub.deliver_deferred(&Topic::Guild(id(100)), message(10, 1, &[]), &mut wakes);
     hub.deliver_deferred(&Topic::Guild(id(100)), message(10, 2, &[]), &mut wakes);
     let mut woken: Vec<u64> = wakes.iter().map(|h| h.conn).collect();
