@@ -21,30 +21,28 @@
 //!
 //! Each session's protocol logic (IDENTIFY, heartbeats, READY and
 //! GUILD_CREATE) is discord-client's `ClientSession`; the tool does the
-//! WebSocket upgrade and frame parsing itself (see `raw_ws`) and checks
+//! WebSocket upgrade and frame parsing itself (see `raw_ws.rs`) and checks
 //! every frame it receives.
 #![allow(missing_docs)]
 
+mod http_post;
+mod raw_ws;
+mod server;
+mod stats;
+
+use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
-use axum::extract::State;
-use axum::routing::post;
 use discord_client::gateway::{ClientSession, Output, SessionConfig};
-use discord_gateway::{
-    AuthError, Event, Gateway, GatewayConfig, GatewayData, GatewayStores, Identity, MemberQuery,
-};
-use discord_proto::Snowflake;
 use discord_proto::compression::{Decoder, TransportCompression};
-use discord_proto::gateway::{DispatchEvent, GatewayGuild, Intents, ServerMessage};
-use discord_proto::model::{Member, User};
-use discord_store::backend::memory::{MemoryPresence, MemoryPubSub, MemorySessions};
+use discord_proto::gateway::{DispatchEvent, Intents, ServerMessage};
 use serde_json::json;
-use std::io::BufRead;
+
+use stats::{Histogram, cpu_ticks, proc_status, write_syscalls};
 
 const GUILD: u64 = 100;
 const CHANNEL: u64 = 10;
@@ -55,124 +53,6 @@ fn now_nanos() -> u128 {
         .unwrap()
         .as_nanos()
 }
-
-// ---------------------------------------------------------------- server
-
-/// Every `token-N` is user N, a member of guild 100 with one open channel.
-struct LoadData;
-
-fn user(n: u64) -> User {
-    serde_json::from_value(json!({"id": n.to_string(), "username": format!("u{n}"), "discriminator": "0", "avatar": null})).unwrap()
-}
-
-#[async_trait]
-impl GatewayData for LoadData {
-    async fn authenticate(&self, token: &str) -> Result<Identity, AuthError> {
-        let n = token
-            .strip_prefix("token-")
-            .and_then(|n| n.parse().ok())
-            .ok_or(AuthError::InvalidToken)?;
-        Ok(Identity {
-            user: user(n),
-            application: None,
-            allowed_privileged: Intents::PRIVILEGED,
-        })
-    }
-
-    async fn guilds(&self, user_id: Snowflake) -> Result<Vec<GatewayGuild>, String> {
-        let g = serde_json::from_value(json!({
-            "id": GUILD.to_string(), "name": "load", "owner_id": "1",
-            "roles": [{"id": GUILD.to_string(), "name": "@everyone", "permissions": "3072",
-                       "position": 0, "color": 0, "hoist": false, "managed": false, "mentionable": false}],
-            "channels": [{"id": CHANNEL.to_string(), "type": 0, "guild_id": GUILD.to_string(), "name": "busy"}],
-            "members": [{"user": {"id": user_id.to_string(), "username": "u", "discriminator": "0", "avatar": null},
-                         "roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": false, "mute": false}],
-            "member_count": 1
-        }))
-        .map_err(|e| e.to_string())?;
-        Ok(vec![g])
-    }
-
-    async fn guild_ids(&self, _: Snowflake) -> Result<Vec<Snowflake>, String> {
-        Ok(vec![Snowflake::new(GUILD)])
-    }
-
-    async fn members(
-        &self,
-        _: Snowflake,
-        _: &MemberQuery,
-        _: usize,
-    ) -> Result<Vec<Member>, String> {
-        Ok(Vec::new())
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct Publish {
-    count: u64,
-    /// Client clock (ns since the epoch) when the POST was sent.
-    sent: String,
-}
-
-async fn publish(State(gw): State<Gateway>, body: String) -> &'static str {
-    let p: Publish = serde_json::from_str(&body).expect("publish body");
-    for i in 0..p.count {
-        let event = Event::raw(
-            "MESSAGE_CREATE",
-            Some(Snowflake::new(GUILD)),
-            &json!({"id": (1 << 40) + i, "channel_id": CHANNEL.to_string(), "guild_id": GUILD.to_string(),
-                    "author": {"id": "1", "username": "poster", "discriminator": "0", "avatar": null},
-                    "content": "a typical chat message of modest length", "nonce": p.sent,
-                    "published": now_nanos().to_string(),
-                    "timestamp": "2026-01-01T00:00:00+00:00", "mentions": [], "embeds": [],
-                    "attachments": [], "type": 0, "tts": false, "pinned": false,
-                    "mention_everyone": false, "mention_roles": []}),
-        )
-        .expect("event");
-        gw.publish(&event).await.expect("publish");
-    }
-    "ok"
-}
-
-/// The server's share of delivery latency since the last call (from the
-/// fanout to the socket write), with `--features fanout-timing`.
-async fn timing() -> String {
-    #[cfg(feature = "fanout-timing")]
-    {
-        let (n, p) = discord_gateway::timing::take_percentiles(&[0.5, 0.99]);
-        format!("{n} {} {} ok", p[0].as_micros(), p[1].as_micros())
-    }
-    #[cfg(not(feature = "fanout-timing"))]
-    "off ok".to_owned()
-}
-
-async fn server() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = GatewayConfig {
-        resume_gateway_url: format!("ws://{addr}"),
-        ..GatewayConfig::default()
-    };
-    let stores = GatewayStores {
-        sessions: Arc::new(MemorySessions::new(1000)),
-        presence: Arc::new(MemoryPresence::new()),
-        pubsub: Arc::new(MemoryPubSub::new()),
-    };
-    let gw = Gateway::start(config, Arc::new(LoadData), None, stores)
-        .await
-        .unwrap();
-    let app = gw.router::<()>("/gateway").merge(
-        axum::Router::new()
-            .route("/publish", post(publish))
-            .route("/timing", post(timing))
-            .with_state(gw.clone()),
-    );
-    // Tell the parent where we listen.
-    println!("{addr}");
-    axum::serve(listener, app).await.unwrap();
-}
-
-// ---------------------------------------------------------------- client
 
 struct Args {
     sessions: usize,
@@ -200,78 +80,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-fn proc_status(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Write system calls (`write`, `writev`, ...) a process has made.
-fn write_syscalls(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("syscw: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// A process's CPU time (user + system) in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-/// Latencies in 10 µs buckets up to 2 s. The count is striped over
-/// cache lines by session, so the tool's two threads do not fight over one
-/// counter a million times a second.
-struct Histogram {
-    buckets: Vec<AtomicU64>,
-    counts: Vec<Stripe>,
-}
-
-#[repr(align(128))]
-#[derive(Default)]
-struct Stripe(AtomicU64);
-
-impl Histogram {
-    fn new() -> Self {
-        Histogram {
-            buckets: (0..200_001).map(|_| AtomicU64::new(0)).collect(),
-            counts: (0..64).map(|_| Stripe::default()).collect(),
-        }
-    }
-    fn record(&self, session: usize, nanos: u128) {
-        let i = ((nanos / 10_000) as usize).min(self.buckets.len() - 1);
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.counts[session % self.counts.len()]
-            .0
-            .fetch_add(1, Ordering::Relaxed);
-    }
-    fn count(&self) -> u64 {
-        self.counts
-            .iter()
-            .map(|c| c.0.load(Ordering::Relaxed))
-            .sum()
-    }
-    fn percentile(&self, p: f64) -> Duration {
-        let total = self.count();
-        let target = ((total as f64) * p).ceil() as u64;
-        let mut seen = 0;
-        for (i, b) in self.buckets.iter().enumerate() {
-            seen += b.load(Ordering::Relaxed);
-            if seen >= target.max(1) {
-                return Duration::from_micros(i as u64 * 10 + 10);
-            }
-        }
-        Duration::MAX
-    }
 }
 
 async fn session(
@@ -370,121 +178,6 @@ async fn session(
                     }
                 }
             }
-        }
-    }
-}
-
-/// The tool's WebSocket client: the upgrade, then frames parsed straight
-/// from one read buffer per session (a frame per message through
-/// tokio-tungstenite, with its allocation, copy and stream machinery, cost
-/// the tool CPU that it takes from the server on the shared cores).
-mod raw_ws {
-    use std::io::Cursor;
-
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
-    use tokio_tungstenite::tungstenite::protocol::frame::{Frame as WsFrame, FrameHeader};
-
-    /// Read buffer per session: a batch of events fits many times over.
-    const READ_SPACE: usize = 16 * 1024;
-
-    pub(crate) struct Client {
-        stream: TcpStream,
-        buf: Vec<u8>,
-        /// Where unparsed data starts in `buf`.
-        start: usize,
-    }
-
-    pub(crate) enum Frame<'a> {
-        Text(&'a [u8]),
-        Binary(&'a [u8]),
-        Close,
-        Other,
-    }
-
-    impl Client {
-        /// The HTTP upgrade; bytes after the response's headers (HELLO may
-        /// come in the same read) stay buffered.
-        pub(crate) async fn connect(mut stream: TcpStream, url: &str) -> Client {
-            let rest = url.strip_prefix("ws://").expect("ws:// URL");
-            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
-            let request = format!(
-                "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
-            );
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .expect("upgrade request");
-            let mut buf = Vec::with_capacity(READ_SPACE);
-            let end = loop {
-                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break i + 4;
-                }
-                let n = stream.read_buf(&mut buf).await.expect("upgrade response");
-                assert!(n > 0, "connection closed during the upgrade");
-            };
-            let head = std::str::from_utf8(&buf[..end]).expect("response head");
-            assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
-            let accept =
-                tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-            assert!(
-                head.lines().any(
-                    |l| l.to_ascii_lowercase().starts_with("sec-websocket-accept:")
-                        && l.ends_with(&accept)
-                ),
-                "wrong Sec-WebSocket-Accept"
-            );
-            Client {
-                stream,
-                buf,
-                start: end,
-            }
-        }
-
-        /// The next complete frame in the buffer, if there is one.
-        pub(crate) fn next_frame(&mut self) -> Option<Frame<'_>> {
-            let mut cursor = Cursor::new(&self.buf[self.start..]);
-            let (header, len) = FrameHeader::parse(&mut cursor).expect("frame header")?;
-            let from = self.start + cursor.position() as usize;
-            let to = from + usize::try_from(len).unwrap();
-            if to > self.buf.len() {
-                return None;
-            }
-            assert!(header.is_final, "the gateway sends whole messages");
-            self.start = to;
-            let payload = &self.buf[from..to];
-            Some(match header.opcode {
-                OpCode::Data(Data::Text) => Frame::Text(payload),
-                OpCode::Data(Data::Binary) => Frame::Binary(payload),
-                OpCode::Control(Control::Close) => Frame::Close,
-                _ => Frame::Other,
-            })
-        }
-
-        /// Reads more (cancel safe: a read that did not finish took
-        /// nothing).
-        pub(crate) async fn fill(&mut self) -> std::io::Result<usize> {
-            if self.start == self.buf.len() {
-                self.buf.clear();
-                self.start = 0;
-            } else if self.buf.capacity() - self.buf.len() < READ_SPACE / 2 {
-                self.buf.drain(..self.start);
-                self.start = 0;
-                self.buf.reserve(READ_SPACE / 2);
-            }
-            self.stream.read_buf(&mut self.buf).await
-        }
-
-        /// Sends a text frame, masked as a client must.
-        pub(crate) async fn send_text(&mut self, text: &str) -> std::io::Result<()> {
-            let mut frame =
-                WsFrame::message(text.as_bytes().to_vec(), OpCode::Data(Data::Text), true);
-            frame.header_mut().mask = Some(rand::random());
-            let mut out = Vec::with_capacity(text.len() + 14);
-            frame.format(&mut out).expect("frame into a Vec");
-            self.stream.write_all(&out).await
         }
     }
 }
@@ -656,34 +349,6 @@ async fn client(args: Args) {
     }
 }
 
-/// A minimal HTTP/1.1 POST over one kept-alive connection.
-mod http_post {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-
-    pub(crate) struct Sender(pub(crate) TcpStream);
-
-    /// Posts `body`; returns the response's body (which ends with "ok").
-    pub(crate) async fn post(s: &mut Sender, path: &str, body: String) -> String {
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        s.0.write_all(req.as_bytes()).await.unwrap();
-        // The answer is small: read until the body "ok" arrives.
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 1024];
-        while !buf.ends_with(b"ok") {
-            let n = s.0.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "server closed the control connection");
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        let text = String::from_utf8_lossy(&buf);
-        text.split_once("\r\n\r\n")
-            .map_or(String::new(), |(_, body)| body.to_owned())
-    }
-}
-
 fn main() {
     let server_mode = std::env::args().any(|a| a == "--server");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -697,7 +362,7 @@ fn main() {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
             std::process::exit(0);
         });
-        runtime.block_on(server());
+        runtime.block_on(server::server());
     } else {
         runtime.block_on(client(args()));
     }

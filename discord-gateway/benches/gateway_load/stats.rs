@@ -1,0 +1,76 @@
+//! What the tool reads off processes (`/proc`), and its latency histogram.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub(crate) fn proc_status(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Write system calls (`write`, `writev`, ...) a process has made.
+pub(crate) fn write_syscalls(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("syscw: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A process's CPU time (user + system) in clock ticks.
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Latencies in 10 µs buckets up to 2 s. The count is striped over
+/// cache lines by session, so the tool's two threads do not fight over one
+/// counter a million times a second.
+pub(crate) struct Histogram {
+    buckets: Vec<AtomicU64>,
+    counts: Vec<Stripe>,
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Stripe(AtomicU64);
+
+impl Histogram {
+    pub(crate) fn new() -> Self {
+        Histogram {
+            buckets: (0..200_001).map(|_| AtomicU64::new(0)).collect(),
+            counts: (0..64).map(|_| Stripe::default()).collect(),
+        }
+    }
+    pub(crate) fn record(&self, session: usize, nanos: u128) {
+        let i = ((nanos / 10_000) as usize).min(self.buckets.len() - 1);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.counts[session % self.counts.len()]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn count(&self) -> u64 {
+        self.counts
+            .iter()
+            .map(|c| c.0.load(Ordering::Relaxed))
+            .sum()
+    }
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
+        let total = self.count();
+        let target = ((total as f64) * p).ceil() as u64;
+        let mut seen = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            seen += b.load(Ordering::Relaxed);
+            if seen >= target.max(1) {
+                return Duration::from_micros(i as u64 * 10 + 10);
+            }
+        }
+        Duration::MAX
+    }
+}
