@@ -499,18 +499,18 @@ impl<'a> Fanout<'a> {
                 .readers
                 .as_ref()
                 .is_some_and(|r| !r.contains(&session.user_id));
-        if hide_content {
-            let stripped = self.stripped.get_or_insert_with(|| {
+        let view = if hide_content {
+            self.stripped.get_or_insert_with(|| {
                 Arc::new(Prepared::new(
                     self.full.id,
                     &self.event.name,
                     &strip_content(self.event.data.get()),
                 ))
-            });
-            if session.push(Arc::clone(stripped)) {
-                self.wakes.push_back(Arc::clone(session));
-            }
-        } else if session.push(Arc::clone(&self.full)) {
+            })
+        } else {
+            &self.full
+        };
+        if session.push(Arc::clone(view)) {
             self.wakes.push_back(Arc::clone(session));
         }
     }
