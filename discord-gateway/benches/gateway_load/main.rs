@@ -26,6 +26,7 @@
 #![allow(missing_docs)]
 
 mod http_post;
+mod probe;
 mod raw_ws;
 mod server;
 mod stats;
@@ -108,6 +109,7 @@ async fn session(
     let mut decoder = compress.map(|c| Decoder::new(c, 1 << 24).unwrap());
     let mut inflated: Vec<u8>;
     let mut guild_created = false;
+    let mut received_at = 0u128;
     let mut sends = Vec::new();
     loop {
         // Every complete frame read so far.
@@ -125,22 +127,14 @@ async fn session(
                 _ => continue,
             };
             // The probe: a MESSAGE_CREATE's nonce is its send time.
-            // Scanned, not decoded, so the client side stays cheap next to
-            // the server.
-            if guild_created {
-                let text = std::str::from_utf8(bytes).unwrap();
-                if let Some(i) = text.find(r#""nonce":""#) {
-                    let rest = &text[i + 9..];
-                    let sent: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
-                    let now = now_nanos();
-                    hist.record(n, now.saturating_sub(sent));
-                    if let Some(j) = text.find(r#""published":""#) {
-                        let rest = &text[j + 13..];
-                        let published: u128 = rest[..rest.find('"').unwrap()].parse().unwrap();
-                        from_publish.record(n, now.saturating_sub(published));
-                    }
-                    continue;
+            // Found with a prebuilt SIMD searcher, not decoded, so the
+            // client side stays cheap next to the server.
+            if guild_created && let Some((sent, published)) = probe::times(bytes) {
+                hist.record(n, received_at.saturating_sub(sent));
+                if let Some(published) = published {
+                    from_publish.record(n, received_at.saturating_sub(published));
                 }
+                continue;
             }
             let Ok(message) = ServerMessage::decode(bytes) else {
                 continue;
@@ -166,8 +160,12 @@ async fn session(
         }
         let deadline = client.next_deadline();
         tokio::select! {
-            read = ws.fill() => if !matches!(read, Ok(n) if n > 0) {
-                return;
+            read = ws.fill() => {
+                if !matches!(read, Ok(n) if n > 0) {
+                    return;
+                }
+                // Every frame of one read arrived at once.
+                received_at = now_nanos();
             },
             _ = sleep_until(deadline) => {
                 for out in client.on_tick(std::time::Instant::now()) {
