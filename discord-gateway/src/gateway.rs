@@ -156,21 +156,52 @@ impl Inner {
         }
     }
 
-    /// Handles a pub/sub message; sessions to wake for queued events are
-    /// added to `wakes`.
+    /// Handles pub/sub messages in their order of arrival, draining
+    /// `messages`; sessions to wake for queued events are added to `wakes`.
     pub(crate) fn on_wire(
         &self,
-        topic: &Topic,
-        bytes: &[u8],
+        messages: &mut Vec<(Topic, Bytes)>,
         wakes: &mut VecDeque<Arc<SessionHandle>>,
     ) {
-        let wire: Wire = match serde_json::from_slice(bytes) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(?topic, "dropping an undecodable pub/sub message: {e}");
-                return;
+        // Consecutive events for one guild's sessions that change nothing
+        // are queued as a run: each session is visited once for all.
+        let mut run: Option<(Snowflake, Vec<Event>)> = None;
+        for (topic, bytes) in messages.drain(..) {
+            let wire: Wire = match serde_json::from_slice(&bytes) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(?topic, "dropping an undecodable pub/sub message: {e}");
+                    continue;
+                }
+            };
+            let guild = match &wire {
+                Wire::Event(event) => Hub::run_guild(&topic, event),
+                _ => None,
+            };
+            match (wire, guild) {
+                (Wire::Event(event), Some(guild)) => match run.as_mut() {
+                    Some((g, events)) if *g == guild => events.push(event),
+                    _ => {
+                        if let Some((g, events)) = run.replace((guild, vec![event])) {
+                            self.hub.deliver_run(g, &events, wakes);
+                        }
+                    }
+                },
+                (wire, _) => {
+                    if let Some((g, events)) = run.take() {
+                        self.hub.deliver_run(g, &events, wakes);
+                    }
+                    self.on_message(&topic, wire, wakes);
+                }
             }
-        };
+        }
+        if let Some((g, events)) = run {
+            self.hub.deliver_run(g, &events, wakes);
+        }
+    }
+
+    /// Handles one pub/sub message that is not part of a run.
+    fn on_message(&self, topic: &Topic, wire: Wire, wakes: &mut VecDeque<Arc<SessionHandle>>) {
         match wire {
             Wire::Event(event) => self.hub.deliver_deferred(topic, event, wakes),
             Wire::Release { session_id, node } => match self.hub.owner(&session_id) {

@@ -5,11 +5,14 @@
 //! chunks it takes what has arrived since: an event published during a
 //! sweep reaches the sessions not yet served in it, and is queued (with a
 //! wake at the end of the sweep) for those already served, instead of
-//! waiting for the sweep to end.
+//! waiting for the sweep to end. Messages taken together are queued
+//! together: consecutive events for one guild's sessions as a run, each
+//! session visited once for the run (`Hub::deliver_run`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 
+use bytes::Bytes;
 use discord_store::{Subscriber, Topic};
 use futures::FutureExt;
 use tokio::sync::mpsc;
@@ -32,6 +35,8 @@ struct Pump {
     counts: HashMap<Topic, usize>,
     /// Sessions with queued events still to wake, in turn.
     wakes: VecDeque<Arc<SessionHandle>>,
+    /// Messages taken from the subscriber, not yet queued.
+    arrived: Vec<(Topic, Bytes)>,
 }
 
 /// Runs the pump until the node is dropped or its subscription ends.
@@ -44,6 +49,7 @@ pub(crate) async fn run(
         subscriber,
         counts: HashMap::new(),
         wakes: VecDeque::new(),
+        arrived: Vec::with_capacity(PUMP_BATCH),
     };
     loop {
         if pump.wakes.is_empty() {
@@ -54,10 +60,7 @@ pub(crate) async fn run(
                     None => return,
                 },
                 msg = pump.subscriber.next() => match msg {
-                    Some((topic, bytes)) => {
-                        let Some(inner) = node.upgrade() else { return };
-                        inner.on_wire(&topic, &bytes, &mut pump.wakes);
-                    }
+                    Some(msg) => pump.arrived.push(msg),
                     None => {
                         tracing::error!("pub/sub subscription ended");
                         return;
@@ -72,14 +75,16 @@ pub(crate) async fn run(
         }
         // Messages already here join the sweep, so each session writes
         // them together.
-        let Some(inner) = node.upgrade() else { return };
-        for _ in 0..PUMP_BATCH {
+        while pump.arrived.len() < PUMP_BATCH {
             match pump.subscriber.next().now_or_never() {
-                Some(Some((topic, bytes))) => inner.on_wire(&topic, &bytes, &mut pump.wakes),
+                Some(Some(msg)) => pump.arrived.push(msg),
                 _ => break,
             }
         }
-        drop(inner);
+        if !pump.arrived.is_empty() {
+            let Some(inner) = node.upgrade() else { return };
+            inner.on_wire(&mut pump.arrived, &mut pump.wakes);
+        }
         let chunk = WAKE_CHUNK.min(pump.wakes.len());
         for handle in pump.wakes.drain(..chunk) {
             handle.wake();

@@ -22,10 +22,17 @@ pub struct GuildView {
     guild_id: Snowflake,
     owner_id: Snowflake,
     roles: Vec<Role>,
-    channels: HashMap<Snowflake, ChannelInfo>,
-    members: HashMap<Snowflake, Vec<Snowflake>>,
-    visible: HashMap<(Snowflake, Snowflake), bool>,
+    channels: HashMap<Snowflake, ChannelInfo, Fast>,
+    members: HashMap<Snowflake, Vec<Snowflake>, Fast>,
+    /// Looked up once per recipient of every channel event.
+    visible: HashMap<(Snowflake, Snowflake), bool, Fast>,
 }
+
+/// foldhash, seeded per process, rather than SipHash: the keys are IDs the
+/// server made, and `visible` is looked up for every recipient of every
+/// channel event (SipHash there was 1.4% of the gateway's CPU at 1 M
+/// deliveries/s).
+type Fast = foldhash::fast::RandomState;
 
 impl GuildView {
     /// The view of a guild as GUILD_CREATE describes it.
@@ -54,7 +61,7 @@ impl GuildView {
             roles: guild.guild.roles.clone(),
             channels,
             members,
-            visible: HashMap::new(),
+            visible: HashMap::default(),
         }
     }
 

@@ -382,3 +382,115 @@ async fn a_batch_wakes_each_session_once_and_only_when_its_queue_was_empty() {
     assert!(matches!(input, super::Input::Event(_)));
     assert_eq!(a.names().len(), 3, "a has all three, in its queue");
 }
+
+/// Only events for a guild's sessions that change nothing the hub knows
+/// may be queued as a run.
+#[test]
+fn runs_take_only_guild_events_that_change_no_state() {
+    let guild_topic = Topic::Guild(id(100));
+    assert_eq!(
+        Hub::run_guild(&guild_topic, &message(10, 1, &[])),
+        Some(id(100))
+    );
+    let update = Event::raw(
+        "GUILD_MEMBER_UPDATE",
+        Some(id(100)),
+        &json!({"guild_id": "100", "roles": [], "user": {"id": "3"}}),
+    )
+    .unwrap();
+    assert_eq!(Hub::run_guild(&guild_topic, &update), None);
+    assert_eq!(
+        Hub::run_guild(&Topic::User(id(3)), &message(10, 1, &[])),
+        None
+    );
+    let mut direct = message(10, 1, &[]);
+    direct.users = vec![id(3)];
+    assert_eq!(Hub::run_guild(&guild_topic, &direct), None);
+}
+
+/// A run is queued exactly as its events would be one by one: for every
+/// session the same events, in the same order and the same view (shard,
+/// intents, VIEW_CHANNEL, MESSAGE_CONTENT and presence subject all
+/// applied), with one wake per session that has something.
+#[tokio::test]
+async fn a_run_queues_what_its_events_would_one_by_one() {
+    let presence = Event::raw(
+        "PRESENCE_UPDATE",
+        Some(id(100)),
+        &json!({"user": {"id": "3"}, "guild_id": "100", "status": "idle", "activities": []}),
+    )
+    .unwrap();
+    let events = vec![
+        message(10, 1, &[]),
+        message(11, 1, &[]),
+        presence,
+        message(10, 1, &[2]),
+        message(10, 3, &[]),
+    ];
+    let content = GUILD_MSGS | Intents::MESSAGE_CONTENT;
+    let sessions: [(u64, Intents, Option<[u32; 2]>); 6] = [
+        (1, content | Intents::GUILD_PRESENCES, None),
+        (2, GUILD_MSGS, None),
+        (3, content | Intents::GUILD_PRESENCES, None),
+        (3, Intents::GUILDS, None),
+        (2, content, Some([1, 2])),
+        (2, Intents::GUILD_PRESENCES, Some([0, 2])),
+    ];
+    let mut got = Vec::new();
+    for as_run in [false, true] {
+        let (hub, _) = hub();
+        let mut probes = Vec::new();
+        for (conn, (user, intents, shard)) in sessions.iter().enumerate() {
+            probes.push(join(&hub, conn as u64 + 1, *user, *intents, *shard, 64).await);
+        }
+        let mut wakes = std::collections::VecDeque::new();
+        if as_run {
+            hub.deliver_run(id(100), &events, &mut wakes);
+        } else {
+            for event in &events {
+                hub.deliver_deferred(&Topic::Guild(id(100)), event.clone(), &mut wakes);
+            }
+        }
+        let mut woken: Vec<u64> = wakes.iter().map(|h| h.conn).collect();
+        woken.sort();
+        let queues: Vec<Vec<(u64, String, serde_json::Value)>> = probes
+            .iter_mut()
+            .map(|p| {
+                std::iter::from_fn(|| p.handle.try_event())
+                    .map(|e| {
+                        (
+                            e.id,
+                            e.name().to_owned(),
+                            serde_json::from_str(e.data()).unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        got.push((woken, queues));
+    }
+    let (one_by_one, run) = (&got[0], &got[1]);
+    assert_eq!(run, one_by_one);
+    // The filters did filter: what each session got, by event index.
+    let index = |e: &(u64, String, serde_json::Value)| events.iter().position(|x| x.id == e.0);
+    let received: Vec<Vec<Option<usize>>> = run
+        .1
+        .iter()
+        .map(|q| q.iter().map(index).collect())
+        .collect();
+    assert_eq!(
+        received,
+        [
+            vec![Some(0), Some(1), Some(2), Some(3), Some(4)],
+            vec![Some(0), Some(1), Some(3), Some(4)],
+            vec![Some(0), Some(3), Some(4)],
+            vec![],
+            vec![],
+            vec![Some(2)],
+        ]
+    );
+    assert_eq!(run.0, [1, 2, 3, 6], "one wake for each session with events");
+    let content_of = |session: usize, n: usize| run.1[session][n].2["content"].clone();
+    assert_eq!(content_of(1, 0), "", "no MESSAGE_CONTENT: emptied");
+    assert_eq!(content_of(1, 2), "secret", "but mentioned: kept");
+}
