@@ -91,7 +91,7 @@ pub trait SessionStore: Send + Sync + 'static {
 /// still holds `seq + 1` (or `seq` is the last one sent). Only the payloads
 /// replayed are made into `String`s.
 pub(crate) fn replay_from<P: AsRef<str>>(
-    log: impl ExactSizeIterator<Item = (u64, P)> + Clone,
+    log: impl Iterator<Item = (u64, P)> + Clone,
     seq: u64,
 ) -> Replay {
     let (Some((first, _)), Some((last, _))) = (log.clone().next(), log.clone().last()) else {

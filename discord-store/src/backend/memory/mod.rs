@@ -3,6 +3,7 @@
 //! them with the process loses nothing a client cannot recover by
 //! reconnecting).
 
+mod log;
 mod presence;
 mod pubsub;
 mod session;

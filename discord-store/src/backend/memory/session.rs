@@ -1,12 +1,13 @@
 //! Sessions and replay logs in memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use super::log::Log;
 use crate::Result;
 use crate::session::{Replay, SessionRecord, SessionStore, replay_from};
 
@@ -14,7 +15,7 @@ struct Entry {
     record: Option<SessionRecord>,
     /// Sequence numbers and payloads, oldest first; a payload is shared
     /// with every other session that was sent the same event.
-    log: VecDeque<(u64, Arc<str>)>,
+    log: Log,
     deadline: Instant,
 }
 
@@ -69,14 +70,14 @@ impl MemorySessions {
                 if entry.deadline <= now {
                     // Expired: start over, as for a session never seen.
                     entry.record = None;
-                    entry.log = VecDeque::new();
+                    entry.log = Log::default();
                 }
                 self.push_log(entry, entries, deadline);
             }
             None => {
                 let mut entry = Box::new(Entry {
                     record: None,
-                    log: VecDeque::new(),
+                    log: Log::default(),
                     deadline,
                 });
                 self.push_log(&mut entry, entries, deadline);
@@ -94,12 +95,10 @@ impl MemorySessions {
     ) {
         let mut last = 0;
         for (seq, payload) in entries {
-            entry.log.push_back((seq, payload));
+            entry.log.push(seq, payload);
             last = last.max(seq);
         }
-        while entry.log.len() > self.capacity {
-            entry.log.pop_front();
-        }
+        entry.log.keep_last(self.capacity);
         if let Some(r) = entry.record.as_mut() {
             r.seq = r.seq.max(last);
         }
@@ -135,7 +134,7 @@ impl SessionStore for MemorySessions {
                     session.session_id.as_str().into(),
                     Box::new(Entry {
                         record: Some(session.clone()),
-                        log: VecDeque::new(),
+                        log: Log::default(),
                         deadline,
                     }),
                 );
@@ -183,8 +182,7 @@ impl SessionStore for MemorySessions {
         if entry.record.is_none() {
             return Ok(Replay::UnknownSession);
         }
-        let log = entry.log.iter().map(|(s, p)| (*s, &**p));
-        Ok(replay_from(log, seq))
+        Ok(replay_from(entry.log.iter(), seq))
     }
 }
 

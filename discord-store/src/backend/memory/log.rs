@@ -1,0 +1,123 @@
+//! A session's replay log in memory: the last events it was sent, oldest
+//! first, held in blocks that are filled and dropped whole.
+//!
+//! One growable ring per session doubled its storage as the log filled,
+//! copying it into new memory each time. Every session of a busy guild
+//! receives the same events, so their logs all grew at the same moments:
+//! at 1 M deliveries/s over 5,000 sessions those reallocations and first
+//! touches of new pages were every page fault of the gateway process,
+//! thousands in a burst, and each burst stalled delivery for a few hundred
+//! milliseconds. Blocks never move once allocated; a full log frees its
+//! oldest block as it starts a new one, and the allocator hands that
+//! memory back for the next, so a log at its capacity costs no new pages.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Slots of a log's first block (most sessions log little: keep them
+/// small). Each block after it is twice as large, up to [`MAX_BLOCK`].
+const FIRST_BLOCK: usize = 4;
+
+/// Slots of a full-size block (24 bytes each: 1.5 KiB).
+const MAX_BLOCK: usize = 64;
+
+/// Sequence numbers and payloads, oldest first.
+#[derive(Default)]
+pub(super) struct Log {
+    /// Each block is allocated at its final size and never grows.
+    blocks: VecDeque<VecDeque<(u64, Arc<str>)>>,
+    len: usize,
+}
+
+impl Log {
+    /// Appends an entry.
+    pub(super) fn push(&mut self, seq: u64, payload: Arc<str>) {
+        let block = match self.blocks.back_mut() {
+            Some(b) if b.len() < b.capacity() => b,
+            last => {
+                let size = last.map_or(FIRST_BLOCK, |b| (b.capacity() * 2).min(MAX_BLOCK));
+                self.blocks.push_back(VecDeque::with_capacity(size));
+                self.blocks.back_mut().expect("just pushed")
+            }
+        };
+        block.push_back((seq, payload));
+        self.len += 1;
+    }
+
+    /// Drops the oldest entries until at most `keep` are left.
+    pub(super) fn keep_last(&mut self, keep: usize) {
+        while self.len > keep {
+            let Some(front) = self.blocks.front_mut() else {
+                break;
+            };
+            let drop = (self.len - keep).min(front.len());
+            front.drain(..drop);
+            self.len -= drop;
+            if front.is_empty() {
+                self.blocks.pop_front();
+            }
+        }
+    }
+
+    /// The entries, oldest first.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &str)> + Clone {
+        self.blocks.iter().flatten().map(|(seq, p)| (*seq, &**p))
+    }
+
+    /// How many entries there are.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(n: u64) -> Arc<str> {
+        format!("event {n}").into()
+    }
+
+    /// Kept entries stay in order across block boundaries, the count is
+    /// exact, and no block ever grows past the size it was made with.
+    #[test]
+    fn keeps_the_last_entries_in_order_in_fixed_blocks() {
+        let mut log = Log::default();
+        for keep in [1, 3, 64, 100, 1000] {
+            let mut expected = VecDeque::new();
+            for n in 1..=2500u64 {
+                log.push(n, payload(n));
+                expected.push_back(n);
+                // Trimmed after each push or after a few, as batches are.
+                if n % 7 == 0 || n == 2500 {
+                    log.keep_last(keep);
+                    while expected.len() > keep {
+                        expected.pop_front();
+                    }
+                }
+                for block in &log.blocks {
+                    assert!(block.capacity() <= MAX_BLOCK.next_power_of_two());
+                }
+            }
+            let got: Vec<u64> = log.iter().map(|(seq, _)| seq).collect();
+            assert_eq!(got, Vec::from(expected.clone()), "keep {keep}");
+            assert_eq!(log.len(), keep);
+            assert!(log.iter().all(|(seq, p)| p == &*payload(seq)));
+            log = Log::default();
+        }
+    }
+
+    /// A short log holds one small block.
+    #[test]
+    fn a_short_log_is_small() {
+        let mut log = Log::default();
+        log.push(1, payload(1));
+        log.push(2, payload(2));
+        assert_eq!(log.blocks.len(), 1);
+        assert!(log.blocks[0].capacity() < 8);
+        log.keep_last(0);
+        assert_eq!(log.iter().count(), 0);
+        assert!(log.blocks.is_empty(), "an emptied log frees its blocks");
+    }
+}
