@@ -74,9 +74,15 @@ impl AsRef<str> for Prepared {
     }
 }
 
-/// Queue slots an empty event queue keeps (a few events arrive together
-/// often; a burst's larger queue is given back once it drains).
+/// Queue slots a drained event queue is given back down to (a few events
+/// arrive together often).
 const IDLE_QUEUE_CAPACITY: usize = 8;
+
+/// Queue slots a drained queue keeps as they are: a busy session's queue
+/// drains and refills with every write, and giving back its slots each
+/// time cost two reallocations per write. Only a larger burst's slots are
+/// given back, down to [`IDLE_QUEUE_CAPACITY`].
+const KEPT_QUEUE_CAPACITY: usize = 64;
 
 /// What a session task is told besides events.
 #[derive(Debug)]
@@ -222,7 +228,7 @@ impl SessionHandle {
     }
 
     /// Moves up to `max` queued events to `out`, under one lock.
-    pub(crate) fn take_events(&self, max: usize, out: &mut Vec<Arc<Prepared>>) {
+    pub(crate) fn take_events(&self, max: usize, out: &mut impl Extend<Arc<Prepared>>) {
         let mut events = lock(&self.events);
         let n = max.min(events.len());
         out.extend(events.drain(..n));
@@ -249,7 +255,7 @@ impl SessionHandle {
 
 /// Gives back the slots of an event queue that drained after a burst.
 fn give_back_if_drained(events: &mut VecDeque<Arc<Prepared>>) {
-    if events.is_empty() && events.capacity() > IDLE_QUEUE_CAPACITY {
+    if events.is_empty() && events.capacity() > KEPT_QUEUE_CAPACITY {
         events.shrink_to(IDLE_QUEUE_CAPACITY);
     }
 }

@@ -15,6 +15,7 @@ use discord_proto::gateway::{CloseCode, Intents, PresenceUpdate, PresenceUser, U
 use discord_store::presence::PresenceRecord;
 use discord_store::session::SessionRecord;
 use futures::future::Either;
+use smallvec::SmallVec;
 
 use crate::data::{AuthError, MemberQuery, VoiceSession};
 use crate::frame;
@@ -357,11 +358,14 @@ impl Conn {
     /// Sends events from the queue, batching what is ready: the batch is
     /// numbered, logged in one store call, then written and flushed once.
     async fn write_events(&mut self, first: Arc<Prepared>) -> Result<(), ()> {
-        let mut batch = vec![first];
+        // Inline up to a typical batch: this future is boxed once per
+        // write, and its lists come with it instead of apart.
+        let mut batch: SmallVec<[Arc<Prepared>; 16]> = SmallVec::new();
+        batch.push(first);
         if let Some(live) = self.live.as_ref() {
             live.handle.take_events(BATCH - 1, &mut batch);
         }
-        let mut numbered = Vec::with_capacity(batch.len());
+        let mut numbered: SmallVec<[(u64, Arc<Prepared>); 16]> = SmallVec::new();
         let mut logged = Vec::with_capacity(batch.len());
         for event in batch {
             if self.is_duplicate(&event) {
