@@ -7,6 +7,8 @@
 //! cargo bench -p discord-gateway --bench gateway_load -- --sessions 15000 --seconds 0
 //! # fanout: 5,000 sessions in one guild, 200 messages/s posted for 20 s
 //! cargo bench -p discord-gateway --bench gateway_load -- --sessions 5000 --rate 200 --seconds 20
+//! # the same after 6 s of unmeasured posting (every replay log full)
+//! cargo bench -p discord-gateway --bench gateway_load -- --sessions 5000 --rate 200 --warmup 6 --seconds 10
 //! # add --compress zlib-stream for transport compression
 //! ```
 //!
@@ -46,6 +48,10 @@ use serde_json::json;
 use stats::{Histogram, cpu_ticks, proc_status, write_syscalls};
 
 const GUILD: u64 = 100;
+
+/// Messages sent before this time (ns since the epoch) were posted during
+/// the warm-up and are not measured; set when measuring starts.
+static MEASURED_FROM: AtomicU64 = AtomicU64::new(u64::MAX);
 const CHANNEL: u64 = 10;
 
 fn now_nanos() -> u128 {
@@ -59,6 +65,7 @@ struct Args {
     sessions: usize,
     rate: u64,
     seconds: u64,
+    warmup: u64,
     compress: Option<TransportCompression>,
 }
 
@@ -67,6 +74,7 @@ fn args() -> Args {
         sessions: 1000,
         rate: 200,
         seconds: 10,
+        warmup: 0,
         compress: None,
     };
     let mut it = std::env::args().skip(1);
@@ -76,6 +84,7 @@ fn args() -> Args {
             "--sessions" => a.sessions = val().parse().unwrap(),
             "--rate" => a.rate = val().parse().unwrap(),
             "--seconds" => a.seconds = val().parse().unwrap(),
+            "--warmup" => a.warmup = val().parse().unwrap(),
             "--compress" => a.compress = Some(val().parse().unwrap()),
             _ => {} // cargo bench passes --bench
         }
@@ -130,6 +139,9 @@ async fn session(
             // Found with a prebuilt SIMD searcher, not decoded, so the
             // client side stays cheap next to the server.
             if guild_created && let Some((sent, published)) = probe::times(bytes) {
+                if sent < u128::from(MEASURED_FROM.load(Ordering::Relaxed)) {
+                    continue; // posted during the warm-up
+                }
                 hist.record(n, received_at.saturating_sub(sent));
                 if let Some(published) = published {
                     from_publish.record(n, received_at.saturating_sub(published));
@@ -185,6 +197,31 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// Posts `rate` messages per second for `seconds`; returns how many.
+async fn post_at(sender: &mut http_post::Sender, rate: u64, seconds: u64) -> u64 {
+    let begin = Instant::now();
+    // Post every 10 ms, or less often for rates under 100/s.
+    let tick = Duration::from_millis(10).max(Duration::from_secs(1) / rate.max(1) as u32);
+    let per_tick = rate.max(1) as f64 * tick.as_secs_f64();
+    let mut posted = 0u64;
+    let mut ticks = 0u64;
+    let mut next = Instant::now();
+    while begin.elapsed() < Duration::from_secs(seconds) {
+        // Whole messages per tick that add up to the asked rate (250/s
+        // is 2, 3, 2, 3, ... every 10 ms).
+        ticks += 1;
+        let count = (ticks as f64 * per_tick).round() as u64 - posted;
+        if count > 0 {
+            let body = json!({"count": count, "sent": now_nanos().to_string()}).to_string();
+            http_post::post(sender, "/publish", body).await;
+            posted += count;
+        }
+        next += tick;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    posted
 }
 
 async fn client(args: Args) {
@@ -261,6 +298,13 @@ async fn client(args: Args) {
     if args.seconds > 0 {
         let http = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut sender = http_post::Sender(http);
+        if args.warmup > 0 {
+            // Unmeasured: each session's replay log fills to its capacity
+            // (its first 1,000 events allocate the log's memory), as on a
+            // server that has been running.
+            post_at(&mut sender, args.rate, args.warmup).await;
+        }
+        MEASURED_FROM.store(now_nanos() as u64, Ordering::Relaxed);
         let ticks_per_sec = 100.0; // USER_HZ on Linux
         http_post::post(&mut sender, "/timing", String::new()).await;
         let cpu_before = cpu_ticks(pid);
@@ -268,25 +312,7 @@ async fn client(args: Args) {
         let writes_before = write_syscalls(pid);
         let received_before = hist.count();
         let begin = Instant::now();
-        // Post every 10 ms, or less often for rates under 100/s.
-        let tick = Duration::from_millis(10).max(Duration::from_secs(1) / args.rate.max(1) as u32);
-        let per_tick = args.rate.max(1) as f64 * tick.as_secs_f64();
-        let mut posted = 0u64;
-        let mut ticks = 0u64;
-        let mut next = Instant::now();
-        while begin.elapsed() < Duration::from_secs(args.seconds) {
-            // Whole messages per tick that add up to the asked rate (250/s
-            // is 2, 3, 2, 3, ... every 10 ms).
-            ticks += 1;
-            let count = (ticks as f64 * per_tick).round() as u64 - posted;
-            if count > 0 {
-                let body = json!({"count": count, "sent": now_nanos().to_string()}).to_string();
-                http_post::post(&mut sender, "/publish", body).await;
-                posted += count;
-            }
-            next += tick;
-            tokio::time::sleep_until(next.into()).await;
-        }
+        let posted = post_at(&mut sender, args.rate, args.seconds).await;
         let offered_secs = begin.elapsed().as_secs_f64();
         let expected = posted * args.sessions as u64;
         // Let the tail arrive.
