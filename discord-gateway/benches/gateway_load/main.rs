@@ -120,6 +120,12 @@ async fn session(
     let mut guild_created = false;
     let mut received_at = 0u128;
     let mut sends = Vec::new();
+    // One timer for the session, moved only when its deadline does: a new
+    // sleep per read registered and removed a timer in tokio's wheel for
+    // every read.
+    let mut armed = client.next_deadline();
+    let timer = tokio::time::sleep_until(at_or_never(armed));
+    tokio::pin!(timer);
     loop {
         // Every complete frame read so far.
         while let Some(frame) = ws.next_frame() {
@@ -171,6 +177,10 @@ async fn session(
             }
         }
         let deadline = client.next_deadline();
+        if deadline != armed || timer.is_elapsed() {
+            armed = deadline;
+            timer.as_mut().reset(at_or_never(armed));
+        }
         tokio::select! {
             read = ws.fill() => {
                 if !matches!(read, Ok(n) if n > 0) {
@@ -179,7 +189,7 @@ async fn session(
                 // Every frame of one read arrived at once.
                 received_at = now_nanos();
             },
-            _ = sleep_until(deadline) => {
+            () = &mut timer => {
                 for out in client.on_tick(std::time::Instant::now()) {
                     if let Output::Send(cmd) = out
                         && ws.send_text(&cmd.encode()).await.is_err()
@@ -192,11 +202,12 @@ async fn session(
     }
 }
 
-async fn sleep_until(deadline: Option<std::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
+/// A timer's instant for a deadline (`None`: in a year, never in a run).
+fn at_or_never(deadline: Option<std::time::Instant>) -> tokio::time::Instant {
+    deadline.map_or_else(
+        || tokio::time::Instant::now() + Duration::from_secs(365 * 86_400),
+        Into::into,
+    )
 }
 
 /// Posts `rate` messages per second for `seconds`; returns how many.
