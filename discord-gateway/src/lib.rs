@@ -8,6 +8,7 @@ pub mod event;
 pub mod frame;
 mod gateway;
 mod hub;
+mod listen;
 mod logged;
 pub mod protocol;
 mod pump;
@@ -21,3 +22,4 @@ pub use data::{AuthError, GatewayData, Identity, MemberQuery, VoiceHook, VoiceSe
 pub use error::{GatewayError, Result};
 pub use event::Event;
 pub use gateway::{Gateway, GatewayStores};
+pub use listen::{LISTEN_BACKLOG, listen};

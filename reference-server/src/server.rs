@@ -119,13 +119,12 @@ impl Server {
 
     /// [`Server::bind`] with stores the caller opened.
     pub async fn bind_with(config: Config, stores: Stores) -> Result<Server, StartError> {
+        // A deep accept queue: a gateway's clients reconnect together.
         let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+            discord_gateway::listen(config.listen).map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,

@@ -107,7 +107,7 @@ async fn timing() -> String {
 }
 
 pub(crate) async fn server() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = discord_gateway::listen("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let config = GatewayConfig {
         resume_gateway_url: format!("ws://{addr}"),
