@@ -235,30 +235,27 @@ impl SessionStore for MemorySessions {
 mod tests {
     use super::*;
 
+    /// Logs one event for each of `count` sessions named `prefix-N`.
+    async fn add(store: &MemorySessions, prefix: &str, count: usize, payload: &Arc<str>, ttl: u64) {
+        for n in 0..count {
+            let entries = vec![(1, Arc::clone(payload))];
+            let id = format!("{prefix}-{n}");
+            let ttl = Duration::from_secs(ttl);
+            store.append_many(&id, entries, ttl).await.unwrap();
+        }
+    }
+
     /// Sessions that expire and are never looked up again do not stay:
     /// later new sessions sweep them out of their shards.
     #[tokio::test(start_paused = true)]
     async fn expired_sessions_are_swept_out_by_new_ones() {
         let store = MemorySessions::new(8);
         let payload: Arc<str> = "0000000000000001MESSAGE_CREATE {}".into();
-        let log = || vec![(1, Arc::clone(&payload))];
-        for n in 0..500 {
-            let id = format!("gone-{n}");
-            store
-                .append_many(&id, log(), Duration::from_secs(1))
-                .await
-                .unwrap();
-        }
+        add(&store, "gone", 500, &payload, 1).await;
         assert_eq!(store.len(), 500);
         tokio::time::advance(Duration::from_secs(2)).await;
         // About 125 new sessions per shard: each shard sweeps at least once.
-        for n in 0..2000 {
-            let id = format!("live-{n}");
-            store
-                .append_many(&id, log(), Duration::from_secs(60))
-                .await
-                .unwrap();
-        }
+        add(&store, "live", 2000, &payload, 60).await;
         assert_eq!(store.len(), 2000, "only the live sessions are left");
         assert_eq!(
             Arc::strong_count(&payload),
