@@ -178,12 +178,12 @@ impl SessionHandle {
         let mut events = lock(&self.events);
         let was_empty = events.is_empty();
         events.extend(new);
+        let wake = was_empty && !events.is_empty();
         if events.len() > self.capacity && !self.overflowed.swap(true, Ordering::AcqRel) {
             drop(events);
             self.send_control(Control::Overflow);
-            return was_empty;
         }
-        was_empty && !events.is_empty()
+        wake
     }
 
     /// Wakes the session task for what [`push`](Self::push) queued.
