@@ -263,15 +263,19 @@ impl Socket {
     pub(crate) async fn write(&mut self, frames: &mut Vec<OutFrame>) -> std::io::Result<()> {
         // A pong not yet written goes first: frames never interleave.
         std::future::poll_fn(|cx| self.poll_control(cx)).await?;
-        let headers: Vec<([u8; 10], usize)> = frames.iter().map(OutFrame::header).collect();
+        let layout = write::Layout::new(frames);
         let io = &mut self.io;
         let mut slices: Vec<IoSlice<'_>> =
-            Vec::with_capacity((frames.len() * write::MAX_FRAME_SLICES).min(MAX_SLICES));
-        let mut bytes = 0;
-        for (i, (frame, header)) in frames.iter().zip(&headers).enumerate() {
-            bytes += frame.push_slices(header, &mut slices);
+            Vec::with_capacity((2 * frames.len() + 1).min(MAX_SLICES));
+        let (mut start, mut bytes) = (0, 0);
+        for i in 0..frames.len() {
+            bytes += layout.wire_len(frames, i);
             let last = i + 1 == frames.len();
-            if last || bytes >= MAX_WRITE || slices.len() + write::MAX_FRAME_SLICES > MAX_SLICES {
+            // The next frame would take this write past its slices.
+            let full = 2 * (i + 2 - start) + 1 > MAX_SLICES;
+            if last || bytes >= MAX_WRITE || full {
+                slices.clear();
+                layout.push_slices(frames, start..i + 1, &mut slices);
                 let mut rest = &mut slices[..];
                 while !rest.is_empty() {
                     let n = io.write_vectored(rest).await?;
@@ -280,8 +284,7 @@ impl Socket {
                     }
                     IoSlice::advance_slices(&mut rest, n);
                 }
-                slices.clear();
-                bytes = 0;
+                (start, bytes) = (i + 1, 0);
             }
         }
         io.flush().await?;

@@ -83,38 +83,99 @@ impl OutFrame {
         }
     }
 
-    /// Pushes the frame's header and payload as slices; returns their
-    /// number of bytes.
-    pub(super) fn push_slices<'a>(
-        &'a self,
-        header: &'a ([u8; 10], usize),
-        slices: &mut Vec<IoSlice<'a>>,
-    ) -> usize {
-        slices.push(IoSlice::new(&header.0[..header.1]));
-        match &self.payload {
-            Payload::Owned(bytes) => slices.push(IoSlice::new(bytes)),
-            Payload::Around {
-                head,
-                shared,
-                from,
-                tail,
-            } => {
-                slices.push(IoSlice::new(head.as_bytes()));
-                slices.push(IoSlice::new(&(**shared).as_ref().as_bytes()[*from..]));
-                slices.push(IoSlice::new(tail));
-            }
+    /// Appends what is written before the frame's middle: its header, and
+    /// the head of a shared middle.
+    fn push_prefix(&self, out: &mut Vec<u8>) {
+        let (h, used) = data_header(self.binary, self.len());
+        out.extend_from_slice(&h[..used]);
+        if let Payload::Around { head, .. } = &self.payload {
+            out.extend_from_slice(head.as_bytes());
         }
-        header.1 + self.len()
     }
 
-    /// The header this frame is written with.
-    pub(super) fn header(&self) -> ([u8; 10], usize) {
-        data_header(self.binary, self.len())
+    /// The frame's middle: an owned payload whole, or the shared part.
+    fn middle(&self) -> &[u8] {
+        match &self.payload {
+            Payload::Owned(bytes) => bytes,
+            Payload::Around { shared, from, .. } => &(**shared).as_ref().as_bytes()[*from..],
+        }
+    }
+
+    /// Appends what is written after the frame's middle.
+    fn push_suffix(&self, out: &mut Vec<u8>) {
+        if let Payload::Around { tail, .. } = &self.payload {
+            out.extend_from_slice(tail);
+        }
     }
 }
 
-/// The most slices [`OutFrame::push_slices`] pushes.
-pub(super) const MAX_FRAME_SLICES: usize = 4;
+/// A batch of frames laid out for vectored writes. What each frame has
+/// around its middle (the header and head before it, the tail after it) is
+/// copied into one buffer in write order, so that a frame's tail and the
+/// next frame's header and head are one slice: a frame costs two slices
+/// instead of four. The kernel's copy from a list of slices pays per slice:
+/// the `loopback_floor` bench, its frames cut the same ways, at 12 frames
+/// per write, spent 0.62-0.69 µs per delivery with two slices per frame and
+/// 0.69-0.76 µs with four (three alternating runs each).
+pub(super) struct Layout {
+    glue: Vec<u8>,
+    /// For each frame: where its prefix starts in `glue`, and where its
+    /// suffix starts (its prefix ends).
+    marks: Vec<(usize, usize)>,
+}
+
+impl Layout {
+    /// Lays out `frames`.
+    pub(super) fn new(frames: &[OutFrame]) -> Self {
+        let mut glue = Vec::with_capacity(frames.len() * 64);
+        let mut marks = Vec::with_capacity(frames.len());
+        for frame in frames {
+            let prefix = glue.len();
+            frame.push_prefix(&mut glue);
+            marks.push((prefix, glue.len()));
+            frame.push_suffix(&mut glue);
+        }
+        Layout { glue, marks }
+    }
+
+    /// Bytes frame `i` puts on the wire.
+    pub(super) fn wire_len(&self, frames: &[OutFrame], i: usize) -> usize {
+        let end = self.marks.get(i + 1).map_or(self.glue.len(), |m| m.0);
+        end - self.marks[i].0 + frames[i].middle().len()
+    }
+
+    /// Pushes the slices of `frames[range]` (the frames this layout was
+    /// made from), at most `2 * range.len() + 1` of them; empty ones are
+    /// left out.
+    pub(super) fn push_slices<'a>(
+        &'a self,
+        frames: &'a [OutFrame],
+        range: std::ops::Range<usize>,
+        slices: &mut Vec<IoSlice<'a>>,
+    ) {
+        let mut push = |bytes: &'a [u8]| {
+            if !bytes.is_empty() {
+                slices.push(IoSlice::new(bytes));
+            }
+        };
+        if range.is_empty() {
+            return;
+        }
+        let first = self.marks[range.start];
+        push(&self.glue[first.0..first.1]);
+        for i in range.clone() {
+            push(frames[i].middle());
+            // This frame's suffix, and the next one's prefix if it is in
+            // the range: adjacent in the buffer.
+            let end = if i + 1 < range.end {
+                self.marks[i + 1].1
+            } else {
+                self.marks.get(i + 1).map_or(self.glue.len(), |m| m.0)
+            };
+            push(&self.glue[self.marks[i].1..end]);
+        }
+    }
+}
 
 const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
@@ -206,6 +267,73 @@ mod tests {
             assert!(parsed.mask.is_none(), "server frames are not masked");
             let want = if binary { Data::Binary } else { Data::Text };
             assert_eq!(parsed.opcode, OpCode::Data(want));
+        }
+    }
+
+    /// The payloads of the frames in `bytes`, read back with tungstenite.
+    fn payloads(mut bytes: &[u8]) -> Vec<(bool, Vec<u8>)> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            let (parsed, len, start) = parse(bytes);
+            let end = start + usize::try_from(len).unwrap();
+            let binary = parsed.opcode == OpCode::Data(Data::Binary);
+            out.push((binary, bytes[start..end].to_vec()));
+            bytes = &bytes[end..];
+        }
+        out
+    }
+
+    #[test]
+    fn a_laid_out_batch_writes_each_frame_whole_however_it_is_cut() {
+        let shared: Arc<dyn AsRef<str> + Send + Sync> =
+            Arc::new(format!("0123456789{}", "x".repeat(300)));
+        let tail = |t: &str| Tail::from_slice(t.as_bytes());
+        let frames = vec![
+            OutFrame::text_around("{h:", Arc::clone(&shared), 10, tail(",1}")),
+            OutFrame::text("hello".to_owned()),
+            OutFrame::text_around("{h:", Arc::clone(&shared), 4, tail(",22}")),
+            OutFrame::binary(vec![7; 70_000]),
+            OutFrame::text_around("", Arc::clone(&shared), 310, tail("")),
+            OutFrame::text(String::new()),
+            OutFrame::text_around("{h:", shared, 0, tail(",333}")),
+        ];
+        let want: Vec<(bool, Vec<u8>)> = vec![
+            (false, format!("{{h:{},1}}", "x".repeat(300)).into_bytes()),
+            (false, b"hello".to_vec()),
+            (
+                false,
+                format!("{{h:456789{},22}}", "x".repeat(300)).into_bytes(),
+            ),
+            (true, vec![7; 70_000]),
+            (false, Vec::new()),
+            (false, Vec::new()),
+            (
+                false,
+                format!("{{h:0123456789{},333}}", "x".repeat(300)).into_bytes(),
+            ),
+        ];
+        let layout = Layout::new(&frames);
+        let n = frames.len();
+        // Every way of cutting the batch into two writes, and one write
+        // per frame.
+        let mut cuts: Vec<Vec<std::ops::Range<usize>>> =
+            (0..=n).map(|k| vec![0..k, k..n]).collect();
+        cuts.push((0..n).map(|i| i..i + 1).collect());
+        for ranges in cuts {
+            let mut written = Vec::new();
+            let mut total = 0;
+            for range in ranges {
+                let mut slices = Vec::new();
+                layout.push_slices(&frames, range.clone(), &mut slices);
+                assert!(slices.len() <= 2 * range.len() + 1);
+                assert!(slices.iter().all(|s| !s.is_empty()));
+                total += range.map(|i| layout.wire_len(&frames, i)).sum::<usize>();
+                for s in &slices {
+                    written.extend_from_slice(s);
+                }
+            }
+            assert_eq!(written.len(), total, "wire_len adds up");
+            assert_eq!(payloads(&written), want);
         }
     }
 
