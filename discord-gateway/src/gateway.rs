@@ -54,6 +54,9 @@ impl std::fmt::Debug for GatewayStores {
 
 pub(crate) struct Inner {
     pub config: GatewayConfig,
+    /// The session protocol's limits, from `config`, shared by every
+    /// connection.
+    pub limits: Arc<crate::protocol::Limits>,
     pub data: Arc<dyn GatewayData>,
     pub voice: Option<Arc<dyn VoiceHook>>,
     pub stores: GatewayStores,
@@ -257,6 +260,7 @@ impl Gateway {
             .await?;
         let (sub_tx, sub_rx) = mpsc::unbounded_channel::<SubCommand>();
         let inner = Arc::new(Inner {
+            limits: Arc::new(crate::protocol::Limits::from(&config)),
             config,
             data,
             voice,

@@ -6,6 +6,7 @@
 //! loop behind [`crate::Gateway`] feeds it from a WebSocket; the unit tests
 //! here feed it directly.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use discord_proto::gateway::{ClientCommand, CloseCode, Hello, ServerMessage};
@@ -84,7 +85,9 @@ pub enum Step {
 /// One connection's protocol state.
 #[derive(Debug)]
 pub struct Protocol {
-    limits: Limits,
+    /// Shared by every connection of a node (an idle connection's state
+    /// is its memory; a copy of these was about 80 bytes of it).
+    limits: Arc<Limits>,
     phase: Phase,
     opened: Instant,
     last_heartbeat: Instant,
@@ -96,9 +99,9 @@ pub struct Protocol {
 
 impl Protocol {
     /// A new connection at `now`; send [`Protocol::hello`] first.
-    pub fn new(limits: Limits, now: Instant) -> Self {
+    pub fn new(limits: impl Into<Arc<Limits>>, now: Instant) -> Self {
         Protocol {
-            limits,
+            limits: limits.into(),
             phase: Phase::Connected,
             opened: now,
             last_heartbeat: now,

@@ -272,7 +272,7 @@ impl Conn {
             let frame = match logged::parse(&payload) {
                 Some(logged::Logged::Dispatch { id, name, data }) => {
                     if let Some(live) = self.live.as_mut() {
-                        live.dedup.insert(id);
+                        live.dedup.get_or_insert_default().insert(id);
                     }
                     frame::dispatch(name, seq, data)
                 }
