@@ -269,13 +269,13 @@ impl Socket {
             Vec::with_capacity((2 * frames.len() + 1).min(MAX_SLICES));
         let (mut start, mut bytes) = (0, 0);
         for i in 0..frames.len() {
-            bytes += layout.wire_len(frames, i);
+            bytes += layout.wire_len(i);
             let last = i + 1 == frames.len();
             // The next frame would take this write past its slices.
             let full = 2 * (i + 2 - start) + 1 > MAX_SLICES;
             if last || bytes >= MAX_WRITE || full {
                 slices.clear();
-                layout.push_slices(frames, start..i + 1, &mut slices);
+                layout.push_slices(start..i + 1, &mut slices);
                 let mut rest = &mut slices[..];
                 while !rest.is_empty() {
                     let n = io.write_vectored(rest).await?;
