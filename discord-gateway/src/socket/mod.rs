@@ -142,6 +142,21 @@ impl Upgrade {
     }
 }
 
+/// The TCP stream under an upgraded connection, and what hyper read past
+/// the request. axum's `serve` runs connections on hyper-util's `auto`
+/// builder, which wraps the stream in a private type of its own: only its
+/// `upgrade::downcast` unwraps it. A server on hyper's own HTTP/1 builder
+/// upgrades the stream as it is.
+fn tcp_stream(upgraded: Upgraded) -> Result<(TcpStream, bytes::Bytes), Upgraded> {
+    use hyper_util::server::conn::auto::upgrade;
+    match upgrade::downcast::<TokioIo<TcpStream>>(upgraded) {
+        Ok(parts) => Ok((parts.io.into_inner(), parts.read_buf)),
+        Err(upgraded) => upgraded
+            .downcast::<TokioIo<TcpStream>>()
+            .map(|parts| (parts.io.into_inner(), parts.read_buf)),
+    }
+}
+
 /// Bytes read from the connection per read call, into a buffer on the
 /// stack (client messages are small; a larger one takes several reads).
 const READ_CHUNK: usize = 2048;
@@ -165,10 +180,9 @@ impl Socket {
     /// are read first.
     fn new(upgraded: Upgraded, max_message: usize) -> Self {
         let mut reader = Reader::new(max_message);
-        let io = match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => {
-                reader.feed(&parts.read_buf);
-                let stream = parts.io.into_inner();
+        let io = match tcp_stream(upgraded) {
+            Ok((stream, read_buf)) => {
+                reader.feed(&read_buf);
                 // Events go out as soon as they are written: without
                 // TCP_NODELAY, a small frame written while an earlier one
                 // is unacknowledged waits for the ACK (Nagle), up to the
@@ -184,6 +198,15 @@ impl Socket {
             io,
             reader,
             control: Vec::new(),
+        }
+    }
+
+    /// Whether TCP_NODELAY is set (`None`: not a TCP stream).
+    #[cfg(test)]
+    fn tcp_nodelay(&self) -> Option<bool> {
+        match &self.io {
+            Io::Tcp(s) => s.nodelay().ok(),
+            Io::Other(_) => None,
         }
     }
 
@@ -290,5 +313,46 @@ impl Socket {
         io.flush().await?;
         *frames = Vec::new();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::routing::get;
+    use tokio::sync::mpsc;
+
+    use super::Upgrade;
+
+    /// axum's `serve` wraps each connection in hyper-util's own type: the
+    /// socket must still reach the `TcpStream` under it, to write it
+    /// directly and to set TCP_NODELAY (a small event written behind an
+    /// unacknowledged one would otherwise wait for the ACK).
+    #[tokio::test]
+    async fn a_connection_served_by_axum_is_its_tcp_stream_with_nodelay() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let app = Router::new().route(
+            "/",
+            get(move |upgrade: Upgrade| {
+                let tx = tx.clone();
+                async move {
+                    upgrade.on_upgrade(1024, move |socket| async move {
+                        let nodelay = socket.tcp_nodelay();
+                        let _ = tx.send(nodelay);
+                    })
+                }
+            }),
+        );
+        let listener = crate::listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (_ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .unwrap();
+        let nodelay = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(nodelay, Some(true));
     }
 }
