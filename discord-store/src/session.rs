@@ -82,6 +82,21 @@ pub trait SessionStore: Send + Sync + 'static {
         }
         Ok(())
     }
+    /// [`SessionStore::append_many`] for several sessions at once: each
+    /// session's entries are appended in order, in one round trip for the
+    /// whole batch where the backend allows it (the gateway logs what it
+    /// is about to write to a whole sweep of sessions together). On an
+    /// error, some sessions' entries may have been appended and others not.
+    async fn append_batch(
+        &self,
+        batch: Vec<(&str, Vec<(u64, Arc<str>)>)>,
+        ttl: Duration,
+    ) -> Result<()> {
+        for (session_id, entries) in batch {
+            self.append_many(session_id, entries, ttl).await?;
+        }
+        Ok(())
+    }
     /// The events after `seq`.
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay>;
 }

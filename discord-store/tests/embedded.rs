@@ -133,6 +133,11 @@ async fn sessions_and_replay() {
 }
 
 #[tokio::test]
+async fn batch_append() {
+    suite::live::batch_append(&MemorySessions::new(50), 50).await;
+}
+
+#[tokio::test]
 async fn session_expiry() {
     suite::live::session_expiry(&MemorySessions::new(50)).await;
 }

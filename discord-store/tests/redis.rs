@@ -39,6 +39,12 @@ mod live {
     }
 
     #[tokio::test]
+    async fn batch_append() {
+        let Some(r) = redis().await else { return };
+        suite::live::batch_append(&r, CAPACITY as u64).await;
+    }
+
+    #[tokio::test]
     async fn session_expiry() {
         let Some(r) = redis().await else { return };
         suite::live::session_expiry(&r).await;

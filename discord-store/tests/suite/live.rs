@@ -146,6 +146,70 @@ pub async fn sessions_and_replay(store: &dyn SessionStore, capacity: u64) {
     );
 }
 
+/// Appending for many sessions at once logs each session's entries in
+/// order, as appending for each alone would, and leaves the others alone.
+pub async fn batch_append(store: &dyn SessionStore, capacity: u64) {
+    let ns = namespace();
+    let ids: Vec<String> = (0..5).map(|i| format!("b{ns}-{i}")).collect();
+    let ttl = Duration::from_secs(60);
+    for id in &ids {
+        store.save(&session(id), ttl).await.unwrap();
+    }
+    let payload =
+        |i: usize, seq: u64| -> std::sync::Arc<str> { format!("{{\"{i}\":{seq}}}").into() };
+    // Session i gets i entries per round (session 0 none), over enough
+    // rounds to pass the bound for the busiest.
+    let rounds = capacity / 4 + 3;
+    let mut next = vec![1u64; ids.len()];
+    for _ in 0..rounds {
+        let batch = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let entries = (0..i as u64)
+                    .map(|k| (next[i] + k, payload(i, next[i] + k)))
+                    .collect();
+                next[i] += i as u64;
+                (id.as_str(), entries)
+            })
+            .collect();
+        store.append_batch(batch, ttl).await.unwrap();
+    }
+    store.append_batch(Vec::new(), ttl).await.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let last = next[i] - 1;
+        assert_eq!(
+            store.get(id).await.unwrap().unwrap().seq,
+            last,
+            "session {i}"
+        );
+        let kept = last.min(capacity);
+        let Replay::Events(events) = store.replay_after(id, last - kept).await.unwrap() else {
+            panic!("session {i}: expected events after {}", last - kept)
+        };
+        let want: Vec<(u64, String)> = (last - kept + 1..=last)
+            .map(|seq| (seq, payload(i, seq).to_string()))
+            .collect();
+        assert_eq!(events, want, "session {i}");
+    }
+    // A batch naming an unsaved session logs for the others all the same.
+    let unknown = format!("b{ns}-unknown");
+    store
+        .append_batch(
+            vec![
+                (unknown.as_str(), vec![(1, payload(9, 1))]),
+                (ids[1].as_str(), vec![(next[1], payload(1, next[1]))]),
+            ],
+            ttl,
+        )
+        .await
+        .unwrap();
+    let Replay::Events(events) = store.replay_after(&ids[1], next[1] - 1).await.unwrap() else {
+        panic!("expected events")
+    };
+    assert_eq!(events, vec![(next[1], payload(1, next[1]).to_string())]);
+}
+
 /// Sessions expire after their TTL.
 pub async fn session_expiry(store: &dyn SessionStore) {
     let id = format!("x{}", namespace());

@@ -145,6 +145,47 @@ impl SessionStore for RedisStore {
         Ok(())
     }
 
+    /// One pipeline for the whole batch: the script is loaded first (a
+    /// no-op when Redis has it), then run once per session by its hash.
+    async fn append_batch(
+        &self,
+        batch: Vec<(&str, Vec<(u64, Arc<str>)>)>,
+        ttl: Duration,
+    ) -> Result<()> {
+        let script = Script::new(APPEND_MANY);
+        let ttl = ttl_ms(ttl);
+        let mut pipe = redis::pipe();
+        pipe.cmd("SCRIPT").arg("LOAD").arg(APPEND_MANY).ignore();
+        let mut calls = 0;
+        for (session_id, entries) in &batch {
+            if entries.is_empty() {
+                continue;
+            }
+            let (hash, log) = self.session_keys(session_id);
+            let call = pipe
+                .cmd("EVALSHA")
+                .arg(script.get_hash())
+                .arg(2)
+                .arg(hash)
+                .arg(log)
+                .arg(self.capacity)
+                .arg(ttl);
+            for (seq, payload) in entries {
+                call.arg(*seq).arg(&**payload);
+            }
+            call.ignore();
+            calls += 1;
+        }
+        if calls == 0 {
+            return Ok(());
+        }
+        let () = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay> {
         let (hash, log) = self.session_keys(session_id);
         let (exists, entries): (bool, Vec<String>) = redis::pipe()
