@@ -72,6 +72,13 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// How long a session's record and replay log outlive its last write:
+    /// the resume window, after the heartbeat timeout that detects a dead
+    /// connection.
+    pub(crate) fn session_ttl(&self) -> Duration {
+        self.config.resume_window + self.config.heartbeat_timeout
+    }
+
     pub(crate) fn next_conn(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }

@@ -129,11 +129,18 @@ pub(crate) struct SessionHandle {
     /// Control messages, read by the session task before events.
     controls: Mutex<VecDeque<Control>>,
     /// Wakes the session task for an event or a control message (one
-    /// `Notify` for both: an idle task waits on one `Notified`, not two).
-    ready: Notify,
+    /// `Notify` for both: an idle task waits on one `Notified`, not two),
+    /// or when a writer gives its socket back.
+    pub(crate) ready: Notify,
     /// Set once the queue reached `capacity`: the session is told to
     /// close (once); events still queue, in order, for its replay log.
     overflowed: AtomicBool,
+    /// A writer left a write unfinished: the task is to take its
+    /// socket back and finish it.
+    pub(crate) stalled: AtomicBool,
+    /// Who writes the socket: the task, or the writers while the
+    /// task waits (`crate::writer`).
+    pub(crate) slot: Mutex<crate::writer::Slot>,
 }
 
 impl SessionHandle {
@@ -156,6 +163,8 @@ impl SessionHandle {
             controls: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
             overflowed: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
+            slot: Mutex::new(crate::writer::Slot::new()),
         }
     }
 
@@ -206,6 +215,28 @@ impl SessionHandle {
         }
     }
 
+    /// Waits until there is something for the task: a control message, a
+    /// queued event, or a writer's unfinished write. Takes nothing
+    /// (cancel safe): the task takes its socket back first, so that no
+    /// event is taken while a writer may still write an earlier one.
+    pub(crate) async fn wait_input(&self) {
+        loop {
+            let notified = self.ready.notified();
+            if !lock(&self.controls).is_empty()
+                || !lock(&self.events).is_empty()
+                || self.stalled.load(Ordering::Acquire)
+            {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The next control message, if one is waiting.
+    pub(crate) fn next_control(&self) -> Option<Control> {
+        lock(&self.controls).pop_front()
+    }
+
     /// Waits until a control message is queued, without taking it (cancel
     /// safe): a write to a client that stopped reading gives way to it.
     pub(crate) async fn control_waiting(&self) {
@@ -246,10 +277,16 @@ impl SessionHandle {
         self.ready.notify_one();
     }
 
+    /// Queues one event as fanout does, without waking anyone.
+    #[cfg(test)]
+    pub(crate) fn queue(&self, event: Arc<Prepared>) {
+        self.push(event);
+    }
+
     /// The next control message if one is waiting.
     #[cfg(test)]
     pub(crate) fn try_control(&self) -> Option<Control> {
-        lock(&self.controls).pop_front()
+        self.next_control()
     }
 }
 

@@ -16,6 +16,7 @@ mod socket;
 #[cfg(feature = "fanout-timing")]
 pub mod timing;
 pub mod view;
+mod writer;
 
 pub use config::GatewayConfig;
 pub use data::{AuthError, GatewayData, Identity, MemberQuery, VoiceHook, VoiceSession};

@@ -262,6 +262,13 @@ impl Protocol {
         frame::dispatch(name, self.next_seq(), data)
     }
 
+    /// Continues numbering after `seq`: the last sequence number assigned
+    /// while someone else numbered the session's dispatches (the writer
+    /// loops, while the connection lent them its socket).
+    pub fn set_seq(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+
     /// Takes the next sequence number for a dispatch the caller frames
     /// itself (see [`frame::dispatch_tail`]).
     pub fn next_seq(&mut self) -> u64 {

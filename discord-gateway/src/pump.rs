@@ -1,7 +1,8 @@
 //! The node's pub/sub pump: one subscriber per node, multiplexed over the
 //! topics its sessions need. It queues arriving events for their
-//! recipients, then wakes the recipients a chunk at a time, letting each
-//! chunk run before the next, so sessions are served in turn. Between
+//! recipients, then hands the recipients to the writer loops
+//! (`crate::writer`) a chunk at a time, letting each chunk run before the
+//! next, so sessions are served in turn. Between
 //! chunks it takes what has arrived since: an event published during a
 //! sweep reaches the sessions not yet served in it, and is queued (with a
 //! wake at the end of the sweep) for those already served, instead of
@@ -19,11 +20,13 @@ use tokio::sync::mpsc;
 
 use crate::gateway::Inner;
 use crate::hub::{SessionHandle, SubCommand};
+use crate::writer::Writers;
 
 /// Pub/sub messages taken at once when they are already waiting.
 const PUMP_BATCH: usize = 16;
 
-/// Session tasks woken before the pump lets them run (64 against 128: at
+/// Sessions handed to the writer loops before the pump lets them run (64
+/// against 128, when each session's task wrote its own events: at
 /// 1 M deliveries/s the server's p99 from fanout to write fell from 78-96
 /// to 58-75 ms; at 50,000/s it rose from 42-47 to 51-54 ms, smaller chunks
 /// leaving the second core less to take; docs/benchmarks.md).
@@ -45,6 +48,7 @@ pub(crate) async fn run(
     mut commands: mpsc::UnboundedReceiver<SubCommand>,
     node: Weak<Inner>,
 ) {
+    let mut writers = Writers::new(&node);
     let mut pump = Pump {
         subscriber,
         counts: HashMap::new(),
@@ -87,8 +91,9 @@ pub(crate) async fn run(
         }
         let chunk = WAKE_CHUNK.min(pump.wakes.len());
         for handle in pump.wakes.drain(..chunk) {
-            handle.wake();
+            writers.add(handle);
         }
+        writers.send();
         if !pump.wakes.is_empty() {
             tokio::task::yield_now().await;
         }

@@ -322,3 +322,73 @@ async fn a_burst_reaches_every_one_of_many_sessions_in_order() {
     }
     burst.await.unwrap();
 }
+
+/// While the node writes a burst to a session's socket, the client pings
+/// and heartbeats: every ping is answered and every heartbeat acknowledged,
+/// between whole frames, and every dispatch arrives once, in order,
+/// numbered without a gap.
+#[tokio::test]
+async fn pings_and_heartbeats_during_a_burst_never_break_a_frame() {
+    use futures::StreamExt;
+
+    let n = single().await;
+    let mut c = Client::identify(n.addr, 2, ALL).await;
+    let mut last = c.seq;
+    let publisher = n.gateway.clone();
+    let burst = tokio::spawn(async move {
+        for i in 0..400 {
+            publisher.publish(&message(i, 10)).await.unwrap();
+            if i % 5 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    let (mut messages, mut acks, mut pongs) = (0, 0, 0);
+    let (mut pings, mut heartbeats) = (0, 0);
+    let mut sent_for = usize::MAX;
+    while messages < 400 || pongs < pings || acks < heartbeats {
+        if messages < 400 && sent_for != messages {
+            sent_for = messages;
+            if messages % 7 == 0 {
+                c.ws.send(Message::Ping(vec![1, 2, 3].into()))
+                    .await
+                    .unwrap();
+                pings += 1;
+            }
+            if messages % 40 == 0 {
+                c.send(json!({"op": 1, "d": last})).await;
+                heartbeats += 1;
+            }
+        }
+        let frame = tokio::time::timeout(WAIT, c.ws.next())
+            .await
+            .expect("the server answers within the wait")
+            .expect("the connection stays open")
+            .expect("every frame is whole");
+        let text = match frame {
+            Message::Pong(payload) => {
+                assert_eq!(&payload[..], [1, 2, 3]);
+                pongs += 1;
+                continue;
+            }
+            Message::Text(text) => text,
+            other => panic!("unexpected frame {other:?}"),
+        };
+        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        match v["op"].as_u64() {
+            Some(0) => {
+                let s = v["s"].as_u64().unwrap();
+                assert_eq!(s, last + 1, "dispatches are numbered without a gap");
+                last = s;
+                if v["t"] == "MESSAGE_CREATE" {
+                    assert_eq!(v["d"]["content"], format!("message {messages}"));
+                    messages += 1;
+                }
+            }
+            Some(11) => acks += 1,
+            other => panic!("unexpected op {other:?}"),
+        }
+    }
+    assert_eq!((pongs, acks), (pings, heartbeats));
+    burst.await.unwrap();
+}

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::hub::Input;
 
 impl Conn {
     /// Hands the session over: logs what is queued, records the last

@@ -2,7 +2,9 @@
 //! the WebSocket, writes events (through the replay log first, so whatever
 //! a client saw can be replayed), runs the identify and resume flows, and
 //! after a drop keeps the session's log current until it is resumed, here
-//! or on another node, or its resume window ends.
+//! or on another node, or its resume window ends. While the task waits, it
+//! lends its socket to the writer tasks (`crate::writer`), which write its
+//! events without waking it; it takes the socket back whenever it wakes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,18 +22,17 @@ use smallvec::SmallVec;
 use crate::data::{AuthError, MemberQuery, VoiceSession};
 use crate::frame;
 use crate::gateway::{Accept, Inner, offline};
-use crate::hub::{Control, Input, Prepared, ReleaseReply, SessionHandle, on_shard};
+use crate::hub::{Control, Prepared, ReleaseReply, SessionHandle, on_shard};
 use crate::logged;
 use crate::protocol::{Protocol, Step};
 use crate::socket::{Incoming, OutFrame, Socket};
 use crate::view::GuildView;
+use crate::writer::{BATCH, Left, dispatch_frame};
 
 mod commands;
 mod detach;
 mod start;
 
-/// The most events written to the socket before a flush.
-const BATCH: usize = 64;
 /// Members per GUILD_MEMBERS_CHUNK, as Discord sends them.
 const CHUNK: usize = 1000;
 
@@ -135,10 +136,11 @@ struct Conn {
     live: Option<Live>,
 }
 
-/// What a live session is told next: control first.
-async fn next_input(live: &mut Option<Live>) -> Input {
+/// Waits until a live session has something to do besides its socket and
+/// timer (see [`SessionHandle::wait_input`]).
+async fn wait_input(live: &Option<Live>) {
     match live {
-        Some(l) => l.handle.next_input().await,
+        Some(l) => l.handle.wait_input().await,
         None => std::future::pending().await,
     }
 }
@@ -173,43 +175,60 @@ impl Conn {
                 deadline = next;
                 timer.as_mut().reset(deadline);
             }
+            // While it waits, the writers write its events.
+            self.lend();
             let Some(socket) = self.socket.as_mut() else {
                 return self.ended_without_socket();
             };
             tokio::select! {
                 biased;
-                input = next_input(&mut self.live) => match input {
-                    Input::Control(Control::Release(reply)) => {
-                        Box::pin(self.close(CloseCode::UnknownError, "session resumed on another connection")).await;
-                        Box::pin(self.release(reply)).await;
-                        return Ended::Released;
-                    }
-                    Input::Control(Control::Overflow) => {
-                        Box::pin(self.close(CloseCode::UnknownError, "too slow: resume to catch up")).await;
-                        return Ended::Detached;
-                    }
-                    Input::Control(Control::Reconnect) => {
-                        let frame = discord_proto::gateway::ServerMessage::Reconnect.encode();
-                        let _ = self.send_text(frame);
-                        let _ = self.flush().await;
-                        Box::pin(self.close(CloseCode::UnknownError, "node shutting down: resume")).await;
+                () = wait_input(&self.live) => {
+                    if self.take_back().await.is_err() {
                         return self.ended_without_socket();
                     }
-                    Input::Event(event) => {
-                        // Boxed: the write's state (a batch's frames and
-                        // slices) lives only while a batch is written.
-                        if Box::pin(self.write_events(event)).await.is_err() {
-                            self.socket = None;
+                    let Some(live) = self.live.as_ref() else { continue };
+                    match live.handle.next_control() {
+                        Some(Control::Release(reply)) => {
+                            Box::pin(self.close(CloseCode::UnknownError, "session resumed on another connection")).await;
+                            Box::pin(self.release(reply)).await;
+                            return Ended::Released;
+                        }
+                        Some(Control::Overflow) => {
+                            Box::pin(self.close(CloseCode::UnknownError, "too slow: resume to catch up")).await;
+                            return Ended::Detached;
+                        }
+                        Some(Control::Reconnect) => {
+                            let frame = discord_proto::gateway::ServerMessage::Reconnect.encode();
+                            let _ = self.send_text(frame);
+                            let _ = self.flush().await;
+                            Box::pin(self.close(CloseCode::UnknownError, "node shutting down: resume")).await;
                             return self.ended_without_socket();
+                        }
+                        None => {
+                            // Boxed: the write's state (a batch's frames
+                            // and slices) lives only while a batch is
+                            // written.
+                            if Box::pin(self.write_events()).await.is_err() {
+                                self.socket = None;
+                                return self.ended_without_socket();
+                            }
                         }
                     }
                 },
                 message = socket.recv() => {
+                    if self.take_back().await.is_err() {
+                        return self.ended_without_socket();
+                    }
                     let bytes = match message {
                         Some(Ok(Incoming::Text(bytes) | Incoming::Binary(bytes))) => bytes,
                         Some(Ok(Incoming::Ping(_) | Incoming::Pong)) => continue,
                         Some(Ok(Incoming::Close(code))) => {
                             let code = code.unwrap_or(1005);
+                            // The close's answer, if the socket takes it
+                            // now (it was not written while lent).
+                            if let Some(socket) = self.socket.as_mut() {
+                                socket.try_flush_control();
+                            }
                             self.socket = None;
                             return if matches!(code, 1000 | 1001) || self.live.is_none() {
                                 Ended::Finished
@@ -234,11 +253,60 @@ impl Conn {
                     }
                 }
                 _ = &mut timer => {
+                    if self.take_back().await.is_err() {
+                        return self.ended_without_socket();
+                    }
                     let step = self.proto.tick(Instant::now());
                     if let Some(end) = Box::pin(self.step(step, false)).await {
                         return end;
                     }
                 }
+            }
+        }
+    }
+
+    /// Lends the socket to the writers if they can write it: a live,
+    /// uncompressed session on TCP with nothing of its own waiting to be
+    /// written, and no RESUME hand-over under way.
+    fn lend(&mut self) {
+        let (Some(live), Some(socket)) = (self.live.as_ref(), self.socket.as_mut()) else {
+            return;
+        };
+        if self.encoder.is_some()
+            || !self.out.is_empty()
+            || live.dedup.is_some()
+            || socket.has_control()
+        {
+            return;
+        }
+        let Some(stream) = socket.tcp() else {
+            return;
+        };
+        live.handle.lend(self.proto.seq(), stream);
+        socket.set_lent(true);
+    }
+
+    /// Takes the socket back from the writers, if it was lent. What a
+    /// loop could not write is written first; a loop's failed write ends
+    /// the socket (`Err`).
+    async fn take_back(&mut self) -> Result<(), ()> {
+        let (Some(live), Some(socket)) = (self.live.as_ref(), self.socket.as_mut()) else {
+            return Ok(());
+        };
+        socket.set_lent(false);
+        let Some((seq, left)) = live.handle.take_back().await else {
+            return Ok(());
+        };
+        self.proto.set_seq(seq);
+        match left {
+            Left::Nothing => Ok(()),
+            Left::Unwritten(bytes) => {
+                socket.unwritten_first(bytes.into_vec());
+                Ok(())
+            }
+            Left::Failed => {
+                self.socket = None;
+                Err(())
             }
         }
     }
@@ -326,7 +394,7 @@ impl Conn {
     }
 
     fn session_ttl(&self) -> std::time::Duration {
-        self.inner.config.resume_window + self.inner.config.heartbeat_timeout
+        self.inner.session_ttl()
     }
 
     /// The session's record as it stands (`node`: this node unless given).
@@ -368,14 +436,14 @@ impl Conn {
 
     /// Sends events from the queue, batching what is ready: the batch is
     /// numbered, logged in one store call, then written and flushed once.
-    async fn write_events(&mut self, first: Arc<Prepared>) -> Result<(), ()> {
+    async fn write_events(&mut self) -> Result<(), ()> {
+        let Some(live) = self.live.as_ref() else {
+            return Ok(());
+        };
         // Inline up to a typical batch: this future is boxed once per
         // write, and its lists come with it instead of apart.
         let mut batch: SmallVec<[Arc<Prepared>; 16]> = SmallVec::new();
-        batch.push(first);
-        if let Some(live) = self.live.as_ref() {
-            live.handle.take_events(BATCH - 1, &mut batch);
-        }
+        live.handle.take_events(BATCH, &mut batch);
         let mut numbered: SmallVec<[(u64, Arc<Prepared>); 16]> = SmallVec::new();
         let mut logged = Vec::with_capacity(batch.len());
         for event in batch {
@@ -491,22 +559,12 @@ impl Conn {
         if self.socket.is_none() {
             return Err(());
         }
-        #[cfg(feature = "fanout-timing")]
-        crate::timing::record(event.prepared_at.elapsed());
         if self.encoder.is_some() {
+            #[cfg(feature = "fanout-timing")]
+            crate::timing::record(event.prepared_at.elapsed());
             return self.send_text(frame::dispatch(event.name(), seq, event.data()));
         }
-        let mut tail = frame::Tail::new();
-        frame::push_dispatch_tail(&mut tail, event.name(), seq);
-        let from = event.data_offset();
-        // The event moves into the frame: no reference count to touch
-        // (every recipient shares the event's counter).
-        self.out.push(OutFrame::text_around(
-            frame::DISPATCH_HEAD,
-            event,
-            from,
-            tail,
-        ));
+        self.out.push(dispatch_frame(seq, event));
         Ok(())
     }
 

@@ -13,8 +13,8 @@
 //! headers are still parsed by tungstenite.
 
 use std::io::IoSlice;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
@@ -169,8 +169,11 @@ const MAX_CONTROL_BACKLOG: usize = 4096;
 pub(crate) struct Socket {
     io: Io,
     reader: Reader,
-    /// Encoded control frames not yet written; unallocated when empty.
+    /// Encoded control frames not yet written (and, first, the rest of
+    /// a write a writer could not finish); unallocated when empty.
     control: Vec<u8>,
+    /// A writer may be writing to the stream: control frames wait.
+    lent: bool,
 }
 
 impl Socket {
@@ -190,7 +193,7 @@ impl Socket {
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!("TCP_NODELAY: {e}");
                 }
-                Io::Tcp(stream)
+                Io::Tcp(Arc::new(stream))
             }
             Err(upgraded) => Io::Other(TokioIo::new(upgraded)),
         };
@@ -198,6 +201,7 @@ impl Socket {
             io,
             reader,
             control: Vec::new(),
+            lent: false,
         }
     }
 
@@ -208,6 +212,40 @@ impl Socket {
             Io::Tcp(s) => s.nodelay().ok(),
             Io::Other(_) => None,
         }
+    }
+
+    /// The TCP stream, which a writer can write to while the session's
+    /// task waits (`None`: another transport).
+    pub(crate) fn tcp(&self) -> Option<&Arc<TcpStream>> {
+        match &self.io {
+            Io::Tcp(s) => Some(s),
+            Io::Other(_) => None,
+        }
+    }
+
+    /// Marks the stream as lent to a writer (or taken back): while
+    /// lent, control frames (pongs, a close's answer) are queued but not
+    /// written, and a ping is returned from [`recv`](Self::recv) so that
+    /// the task takes the stream back and writes the pong.
+    pub(crate) fn set_lent(&mut self, lent: bool) {
+        self.lent = lent;
+    }
+
+    /// Whether bytes wait to be written before anything else.
+    pub(crate) fn has_control(&self) -> bool {
+        !self.control.is_empty()
+    }
+
+    /// Queues the rest of a writer's write, to be written before
+    /// anything else.
+    pub(crate) fn unwritten_first(&mut self, mut bytes: Vec<u8>) {
+        bytes.append(&mut self.control);
+        self.control = bytes;
+    }
+
+    /// Writes what control bytes the socket takes now, without waiting.
+    pub(crate) fn try_flush_control(&mut self) {
+        let _ = self.poll_control(&mut Context::from_waker(Waker::noop()));
     }
 
     /// The next message from the client: text, binary or close (pings are
@@ -230,6 +268,9 @@ impl Socket {
                 }
                 Ok(Some(Incoming::Ping(payload))) => {
                     write::pong(&mut self.control, &payload);
+                    if self.lent {
+                        return Poll::Ready(Some(Ok(Incoming::Ping(Vec::new()))));
+                    }
                     continue;
                 }
                 Ok(Some(Incoming::Pong)) => continue,
@@ -251,7 +292,7 @@ impl Socket {
             // connection waits for bytes holding no buffer.
             let mut scratch = [0u8; READ_CHUNK];
             let mut buf = ReadBuf::new(&mut scratch);
-            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+            match self.io.poll_read(cx, &mut buf) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(None),
@@ -262,18 +303,18 @@ impl Socket {
 
     /// Writes pending control frames, keeping its place across calls.
     fn poll_control(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if self.control.is_empty() {
+        if self.control.is_empty() || self.lent {
             return Poll::Ready(Ok(()));
         }
         while !self.control.is_empty() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.control))?;
+            let n = ready!(self.io.poll_write(cx, &self.control))?;
             if n == 0 {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
             self.control.drain(..n);
         }
         self.control = Vec::new();
-        Pin::new(&mut self.io).poll_flush(cx)
+        self.io.poll_flush(cx)
     }
 
     /// Sends a close frame with `code` and `reason` (cut to fit).
@@ -290,29 +331,105 @@ impl Socket {
         let io = &mut self.io;
         let mut slices: Vec<IoSlice<'_>> =
             Vec::with_capacity((2 * frames.len() + 1).min(MAX_SLICES));
-        let (mut start, mut bytes) = (0, 0);
-        for i in 0..frames.len() {
-            bytes += layout.wire_len(i);
-            let last = i + 1 == frames.len();
-            // The next frame would take this write past its slices.
-            let full = 2 * (i + 2 - start) + 1 > MAX_SLICES;
-            if last || bytes >= MAX_WRITE || full {
-                slices.clear();
-                layout.push_slices(start..i + 1, &mut slices);
-                let mut rest = &mut slices[..];
-                while !rest.is_empty() {
-                    let n = io.write_vectored(rest).await?;
-                    if n == 0 {
-                        return Err(std::io::ErrorKind::WriteZero.into());
-                    }
-                    IoSlice::advance_slices(&mut rest, n);
+        for range in Writes::new(&layout) {
+            slices.clear();
+            layout.push_slices(range, &mut slices);
+            let mut rest = &mut slices[..];
+            while !rest.is_empty() {
+                let n = std::future::poll_fn(|cx| io.poll_write_vectored(cx, rest)).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
                 }
-                (start, bytes) = (i + 1, 0);
+                IoSlice::advance_slices(&mut rest, n);
             }
         }
-        io.flush().await?;
+        std::future::poll_fn(|cx| io.poll_flush(cx)).await?;
         *frames = Vec::new();
         Ok(())
+    }
+}
+
+/// Writes `frames` in order with `writev` (a non-blocking vectored write)
+/// until they are written or the socket is full. `Ok(None)`: all written;
+/// `Ok(Some(rest))`: the bytes not written (part of a frame, then whole
+/// ones), for the caller to write once the socket takes more.
+pub(crate) fn try_write_frames(
+    frames: &[OutFrame],
+    mut writev: impl FnMut(&[IoSlice<'_>]) -> std::io::Result<usize>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let layout = write::Layout::new(frames);
+    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity((2 * frames.len() + 1).min(MAX_SLICES));
+    let mut writes = Writes::new(&layout);
+    while let Some(range) = writes.next() {
+        slices.clear();
+        layout.push_slices(range, &mut slices);
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match writev(rest) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let mut unwritten = Vec::new();
+                    for s in rest.iter() {
+                        unwritten.extend_from_slice(s);
+                    }
+                    if let Some(later) = writes.remaining() {
+                        let mut more = Vec::new();
+                        layout.push_slices(later, &mut more);
+                        for s in &more {
+                            unwritten.extend_from_slice(s);
+                        }
+                    }
+                    return Ok(Some(unwritten));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Cuts a laid-out batch into writes: as many frames per write as fit
+/// [`MAX_WRITE`] bytes (at least one) and [`MAX_SLICES`] slices.
+struct Writes<'l, 'a> {
+    layout: &'l write::Layout<'a>,
+    start: usize,
+}
+
+impl<'l, 'a> Writes<'l, 'a> {
+    fn new(layout: &'l write::Layout<'a>) -> Self {
+        Writes { layout, start: 0 }
+    }
+
+    /// The frames not yet given out, if any.
+    fn remaining(&self) -> Option<std::ops::Range<usize>> {
+        let n = self.layout.len();
+        (self.start < n).then_some(self.start..n)
+    }
+}
+
+impl Iterator for Writes<'_, '_> {
+    type Item = std::ops::Range<usize>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.layout.len();
+        let start = self.start;
+        if start >= n {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut end = start;
+        while end < n {
+            bytes += self.layout.wire_len(end);
+            end += 1;
+            // The next frame would take this write past its slices.
+            let full = 2 * (end + 1 - start) + 1 > MAX_SLICES;
+            if bytes >= MAX_WRITE || full {
+                break;
+            }
+        }
+        self.start = end;
+        Some(start..end)
     }
 }
 

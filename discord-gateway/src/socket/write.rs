@@ -143,6 +143,11 @@ impl<'a> Layout<'a> {
         }
     }
 
+    /// How many frames are laid out.
+    pub(super) fn len(&self) -> usize {
+        self.frames.len()
+    }
+
     /// Where frame `i`'s suffix ends in `glue`.
     fn suffix_end(&self, i: usize) -> usize {
         self.marks.get(i + 1).map_or(self.glue.len(), |m| m.0)
@@ -341,6 +346,67 @@ mod tests {
             }
             assert_eq!(written.len(), total, "wire_len adds up");
             assert_eq!(payloads(&written), want);
+        }
+    }
+
+    #[test]
+    fn a_write_the_socket_cannot_finish_leaves_exactly_the_unwritten_bytes() {
+        let shared: Arc<dyn AsRef<str> + Send + Sync> = Arc::new("y".repeat(5_000));
+        let frames: Vec<OutFrame> = (0..40)
+            .map(|i| {
+                OutFrame::text_around(
+                    "{h:",
+                    Arc::clone(&shared),
+                    i * 7,
+                    Tail::from_slice(format!(",{i}}}").as_bytes()),
+                )
+            })
+            .collect();
+        let mut whole = Vec::new();
+        let done = super::super::try_write_frames(&frames, |slices| {
+            // A socket that takes at most 1,000 bytes per call.
+            let mut n = 0;
+            for s in slices {
+                let take = s.len().min(1_000 - n);
+                whole.extend_from_slice(&s[..take]);
+                n += take;
+            }
+            Ok(n)
+        })
+        .unwrap();
+        assert!(done.is_none(), "a socket that never fills takes it all");
+        assert_eq!(payloads(&whole).len(), frames.len());
+        assert!(whole.len() > 64 * 1024, "more than one write's worth");
+        for room in [
+            0,
+            1,
+            2,
+            9,
+            5_000,
+            5_010,
+            64 * 1024,
+            64 * 1024 + 3,
+            whole.len() - 1,
+        ] {
+            let mut written = Vec::new();
+            let rest = super::super::try_write_frames(&frames, |slices| {
+                let left = room - written.len();
+                if left == 0 {
+                    return Err(std::io::ErrorKind::WouldBlock.into());
+                }
+                let mut n = 0;
+                for s in slices {
+                    let take = s.len().min(left - n);
+                    written.extend_from_slice(&s[..take]);
+                    n += take;
+                }
+                Ok(n)
+            })
+            .unwrap()
+            .expect("the socket filled up");
+            assert_eq!(written.len(), room);
+            written.extend_from_slice(&rest);
+            assert_eq!(written, whole, "room for {room} bytes");
         }
     }
 

@@ -1,0 +1,302 @@
+//! Writers: tasks that write fanned-out events straight to the sockets of
+//! sessions whose own task is waiting.
+//!
+//! Waking each session's task to write its own events cost about as much
+//! again as the write itself: the wake-up, the task's `select!` registering
+//! its queue, socket and timer anew after every write, and a replay-log
+//! call per session (docs/benchmarks.md). Instead, while a session's task
+//! waits for its client, its timer or a control message, it lends its
+//! write side (the stream and its sequence number) to the writers, and
+//! takes it back whenever it wakes. The pump hands the sessions with
+//! queued events to a writer task a chunk at a time; the writer numbers
+//! what each has queued, logs the whole chunk's events with one store call
+//! (one Redis pipeline in cluster mode), then writes each session with one
+//! non-blocking `writev`. A socket that does not take everything leaves
+//! the rest to the session's task, which waits for the socket as it always
+//! did (a control message interrupting it); so does a write that fails.
+//!
+//! Each chunk is a task of its own, so the runtime's workers share the
+//! chunks as they shared the session tasks. A session being written by one
+//! writer is skipped by another, and the first writes what was queued
+//! meanwhile once it is done.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+use tokio::net::TcpStream;
+
+use crate::gateway::Inner;
+use crate::hub::{Prepared, SessionHandle, lock};
+use crate::socket::{OutFrame, try_write_frames};
+
+/// The most events written to one session in one `writev`.
+pub(crate) const BATCH: usize = 64;
+
+/// Who may write a session's socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// The session's task (the default).
+    Task,
+    /// Lent to the writers while the task waits.
+    Lent,
+    /// A writer is numbering, logging or writing events: the task
+    /// waits for it to finish before it takes the socket back.
+    Writing,
+}
+
+/// What a writer left for the session's task.
+#[derive(Debug, Default)]
+pub(crate) enum Left {
+    /// Nothing: every byte went out.
+    #[default]
+    Nothing,
+    /// The socket was full: these bytes (the rest of a frame, then whole
+    /// frames) are to be written before anything else.
+    Unwritten(Box<[u8]>),
+    /// The write failed: the connection is gone.
+    Failed,
+}
+
+/// A session's write side, shared by its task and the writers.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub owner: Owner,
+    /// The task waits to take the socket back from a writer.
+    pub wanted: bool,
+    /// While lent: the sequence number of the session's last dispatch.
+    pub seq: u64,
+    /// While lent: the connection (dropped when taken back, so that the
+    /// task's drop of its socket closes it).
+    pub stream: Option<Arc<TcpStream>>,
+    /// What the last write of a writer left; while it is not `Nothing`, writers do
+    /// not write the session.
+    pub left: Left,
+}
+
+impl Slot {
+    pub(crate) fn new() -> Self {
+        Slot {
+            owner: Owner::Task,
+            wanted: false,
+            seq: 0,
+            stream: None,
+            left: Left::Nothing,
+        }
+    }
+}
+
+/// The pump's side of the writers.
+pub(crate) struct Writers {
+    node: Weak<Inner>,
+    /// Sessions added since the last [`send`](Self::send).
+    pending: Vec<Arc<SessionHandle>>,
+}
+
+impl Writers {
+    pub(crate) fn new(node: &Weak<Inner>) -> Self {
+        Writers {
+            node: Weak::clone(node),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Adds a session with queued events to the next chunk.
+    pub(crate) fn add(&mut self, handle: Arc<SessionHandle>) {
+        self.pending.push(handle);
+    }
+
+    /// Writes the added sessions in a task of their own: the runtime's
+    /// workers share the chunks as they shared the session tasks before.
+    pub(crate) fn send(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let chunk = std::mem::take(&mut self.pending);
+        let node = Weak::clone(&self.node);
+        tokio::spawn(async move {
+            let Some(inner) = node.upgrade() else { return };
+            let mut chunk = chunk;
+            loop {
+                let again = write_chunk(&inner, chunk).await;
+                if again.is_empty() {
+                    break;
+                }
+                chunk = again;
+            }
+        });
+    }
+}
+
+/// Numbers, logs and writes the queued events of the chunk's lent
+/// sessions; wakes the tasks of the others. Returns the sessions with more
+/// queued than one write took.
+async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
+    let mut again = Vec::new();
+    let mut claimed: Vec<Claimed> = Vec::with_capacity(chunk.len());
+    for handle in chunk {
+        match handle.claim(BATCH) {
+            Claim::Events(events) => claimed.push((handle, events)),
+            // Another writer has it, and writes what is queued next.
+            Claim::Nothing | Claim::Busy => {}
+            Claim::NotLent => handle.wake(),
+        }
+    }
+    if claimed.is_empty() {
+        return again;
+    }
+    let batch = claimed
+        .iter()
+        .map(|(handle, events)| {
+            let entries = events
+                .iter()
+                .map(|(seq, event)| (*seq, Arc::clone(event.entry())))
+                .collect();
+            (handle.session_id.as_str(), entries)
+        })
+        .collect();
+    if let Err(e) = inner
+        .stores
+        .sessions
+        .append_batch(batch, inner.session_ttl())
+        .await
+    {
+        tracing::warn!("replay log append failed: {e}");
+    }
+    let mut frames = Vec::new();
+    for (handle, events) in claimed {
+        frames.clear();
+        frames.extend(
+            events
+                .into_iter()
+                .map(|(seq, event)| dispatch_frame(seq, event)),
+        );
+        if handle.write_claimed(&frames) {
+            again.push(handle);
+        }
+    }
+    again
+}
+
+/// A session's claimed events, numbered.
+type Claimed = (Arc<SessionHandle>, Vec<(u64, Arc<Prepared>)>);
+
+/// What [`SessionHandle::claim`] found.
+pub(crate) enum Claim {
+    /// The session's task holds its socket (or a write of the writers' is
+    /// unfinished): the task is to write.
+    NotLent,
+    /// Nothing queued.
+    Nothing,
+    /// Another writer is writing the session; it writes what was queued
+    /// meanwhile when it is done.
+    Busy,
+    /// Queued events, numbered, now this writer's to write.
+    Events(Vec<(u64, Arc<Prepared>)>),
+}
+
+impl SessionHandle {
+    /// For a writer: claims up to `max` queued events of a lent
+    /// session and numbers them, unless it was written less than
+    /// `interval` milliseconds before `now`.
+    pub(crate) fn claim(&self, max: usize) -> Claim {
+        let mut slot = lock(&self.slot);
+        if slot.owner == Owner::Writing {
+            return Claim::Busy;
+        }
+        if slot.owner != Owner::Lent || !matches!(slot.left, Left::Nothing) {
+            return Claim::NotLent;
+        }
+        let mut events = Vec::new();
+        self.take_events(max, &mut events);
+        if events.is_empty() {
+            return Claim::Nothing;
+        }
+        slot.owner = Owner::Writing;
+        let first = slot.seq + 1;
+        slot.seq += events.len() as u64;
+        Claim::Events((first..).zip(events).collect())
+    }
+
+    /// For a writer: writes the frames of claimed events and gives the
+    /// socket back to the writers (or, if the socket did not take them all,
+    /// to the task). Returns whether more events are queued than were
+    /// claimed (the writer writes the session again).
+    pub(crate) fn write_claimed(&self, frames: &[OutFrame]) -> bool {
+        let mut slot = lock(&self.slot);
+        let left = match slot.stream.as_ref() {
+            Some(stream) => match try_write_frames(frames, |s| stream.try_write_vectored(s)) {
+                Ok(None) => Left::Nothing,
+                Ok(Some(rest)) => Left::Unwritten(rest.into_boxed_slice()),
+                Err(e) => {
+                    tracing::debug!(conn = self.conn, "write failed: {e}");
+                    Left::Failed
+                }
+            },
+            None => Left::Failed,
+        };
+        let stalled = !matches!(left, Left::Nothing);
+        slot.left = left;
+        slot.owner = Owner::Lent;
+        let wanted = std::mem::take(&mut slot.wanted);
+        drop(slot);
+        if stalled {
+            self.stalled.store(true, Ordering::Release);
+        }
+        if stalled || wanted {
+            self.wake();
+        }
+        !stalled && !self.no_events()
+    }
+
+    /// For the session's task, about to wait: lends its socket to the
+    /// writers, at sequence number `seq`.
+    pub(crate) fn lend(&self, seq: u64, stream: &Arc<TcpStream>) {
+        let mut slot = lock(&self.slot);
+        debug_assert_eq!(slot.owner, Owner::Task);
+        slot.owner = Owner::Lent;
+        slot.seq = seq;
+        slot.stream = Some(Arc::clone(stream));
+        slot.left = Left::Nothing;
+    }
+
+    /// For the session's task, woken: takes its socket back, waiting while
+    /// a writer writes to it. Returns the sequence number of the session's
+    /// last dispatch and what the writers left to write (`None`: it was not
+    /// lent).
+    pub(crate) async fn take_back(&self) -> Option<(u64, Left)> {
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut slot = lock(&self.slot);
+                match slot.owner {
+                    Owner::Task => return None,
+                    Owner::Writing => slot.wanted = true,
+                    Owner::Lent => {
+                        slot.owner = Owner::Task;
+                        slot.stream = None;
+                        self.stalled.store(false, Ordering::Release);
+                        return Some((slot.seq, std::mem::take(&mut slot.left)));
+                    }
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The frame of a fanned-out event numbered `seq`: the event's data,
+/// shared with every session that receives it, between this session's own
+/// head and tail.
+pub(crate) fn dispatch_frame(seq: u64, event: Arc<Prepared>) -> OutFrame {
+    #[cfg(feature = "fanout-timing")]
+    crate::timing::record(event.prepared_at.elapsed());
+    let mut tail = crate::frame::Tail::new();
+    crate::frame::push_dispatch_tail(&mut tail, event.name(), seq);
+    let from = event.data_offset();
+    // The event moves into the frame: no reference count to touch (every
+    // recipient shares the event's counter).
+    OutFrame::text_around(crate::frame::DISPATCH_HEAD, event, from, tail)
+}
+
+#[cfg(test)]
+mod tests;
