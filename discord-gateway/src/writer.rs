@@ -15,10 +15,13 @@
 //! the rest to the session's task, which waits for the socket as it always
 //! did (a control message interrupting it); so does a write that fails.
 //!
-//! Each chunk is a task of its own, so the runtime's workers share the
-//! chunks as they shared the session tasks. A session being written by one
-//! writer is skipped by another, and the first writes what was queued
-//! meanwhile once it is done.
+//! Each chunk is a task of its own, which runs before the pump's next turn
+//! (the pump yields between chunks), on the pump's worker: the writes of a
+//! sweep go one chunk after another, paced by the pump. Splitting each
+//! turn's chunk over both workers wrote more, smaller writes for more CPU
+//! and no better latency (docs/benchmarks.md). Should two writers meet
+//! anyway, a session being written by one is skipped by the other, and the
+//! first writes what was queued meanwhile once it is done.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -105,8 +108,7 @@ impl Writers {
         self.pending.push(handle);
     }
 
-    /// Writes the added sessions in a task of their own: the runtime's
-    /// workers share the chunks as they shared the session tasks before.
+    /// Writes the added sessions in a task of their own.
     pub(crate) fn send(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -132,7 +134,7 @@ impl Writers {
 /// queued than one write took.
 async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
     let mut again = Vec::new();
-    let mut claimed: Vec<Claimed> = Vec::with_capacity(chunk.len());
+    let mut claimed: Vec<(Arc<SessionHandle>, Claimed)> = Vec::with_capacity(chunk.len());
     for handle in chunk {
         match handle.claim(BATCH) {
             Claim::Events(events) => claimed.push((handle, events)),
@@ -147,9 +149,9 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     let batch = claimed
         .iter()
         .map(|(handle, events)| {
-            let entries = events
-                .iter()
-                .map(|(seq, event)| (*seq, Arc::clone(event.entry())))
+            let entries = (events.first..)
+                .zip(&events.events)
+                .map(|(seq, event)| (seq, Arc::clone(event.entry())))
                 .collect();
             (handle.session_id.as_str(), entries)
         })
@@ -166,8 +168,8 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     for (handle, events) in claimed {
         frames.clear();
         frames.extend(
-            events
-                .into_iter()
+            (events.first..)
+                .zip(events.events)
                 .map(|(seq, event)| dispatch_frame(seq, event)),
         );
         if handle.write_claimed(&frames) {
@@ -177,8 +179,11 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     again
 }
 
-/// A session's claimed events, numbered.
-type Claimed = (Arc<SessionHandle>, Vec<(u64, Arc<Prepared>)>);
+/// A session's claimed events, numbered from `first`.
+pub(crate) struct Claimed {
+    pub first: u64,
+    pub events: Vec<Arc<Prepared>>,
+}
 
 /// What [`SessionHandle::claim`] found.
 pub(crate) enum Claim {
@@ -191,13 +196,12 @@ pub(crate) enum Claim {
     /// meanwhile when it is done.
     Busy,
     /// Queued events, numbered, now this writer's to write.
-    Events(Vec<(u64, Arc<Prepared>)>),
+    Events(Claimed),
 }
 
 impl SessionHandle {
-    /// For a writer: claims up to `max` queued events of a lent
-    /// session and numbers them, unless it was written less than
-    /// `interval` milliseconds before `now`.
+    /// For a writer: claims up to `max` queued events of a lent session
+    /// and numbers them.
     pub(crate) fn claim(&self, max: usize) -> Claim {
         let mut slot = lock(&self.slot);
         if slot.owner == Owner::Writing {
@@ -214,7 +218,7 @@ impl SessionHandle {
         slot.owner = Owner::Writing;
         let first = slot.seq + 1;
         slot.seq += events.len() as u64;
-        Claim::Events((first..).zip(events).collect())
+        Claim::Events(Claimed { first, events })
     }
 
     /// For a writer: writes the frames of claimed events and gives the

@@ -43,12 +43,12 @@ fn event(id: u64, size: usize) -> Arc<Prepared> {
 /// Claims and writes what the session has queued, as a loop does, with
 /// the frames' sequence numbers; returns whether the write stalled.
 fn loop_write(handle: &SessionHandle) -> (Vec<u64>, bool) {
-    let Claim::Events(events) = handle.claim(super::BATCH) else {
+    let Claim::Events(claimed) = handle.claim(super::BATCH) else {
         panic!("the session is lent and has events");
     };
-    let seqs = events.iter().map(|(s, _)| *s).collect();
-    let frames: Vec<_> = events
-        .into_iter()
+    let seqs = (claimed.first..).take(claimed.events.len()).collect();
+    let frames: Vec<_> = (claimed.first..)
+        .zip(claimed.events)
         .map(|(seq, e)| dispatch_frame(seq, e))
         .collect();
     handle.write_claimed(&frames);
@@ -182,7 +182,7 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
     let h = handle();
     h.lend(0, &server);
     h.queue(event(1, 10));
-    let Claim::Events(events) = h.claim(super::BATCH) else {
+    let Claim::Events(claimed) = h.claim(super::BATCH) else {
         panic!("events claimed")
     };
     let waiting = Arc::clone(&h);
@@ -193,8 +193,8 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
             .is_err(),
         "the task waits while the loop logs and writes"
     );
-    let frames: Vec<_> = events
-        .into_iter()
+    let frames: Vec<_> = (claimed.first..)
+        .zip(claimed.events)
         .map(|(seq, e)| dispatch_frame(seq, e))
         .collect();
     h.write_claimed(&frames);

@@ -87,7 +87,15 @@ impl MemorySessions {
 
     /// The shard that holds `session_id`, locked.
     fn lock(&self, session_id: &str) -> std::sync::MutexGuard<'_, Shard> {
-        let shard = self.hasher.hash_one(session_id) as usize % SHARDS;
+        self.lock_shard(self.shard_of(session_id))
+    }
+
+    /// Which shard holds `session_id`.
+    fn shard_of(&self, session_id: &str) -> usize {
+        self.hasher.hash_one(session_id) as usize % SHARDS
+    }
+
+    fn lock_shard(&self, shard: usize) -> std::sync::MutexGuard<'_, Shard> {
         self.shards[shard].lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -109,7 +117,18 @@ impl MemorySessions {
         ttl: Duration,
     ) {
         let mut shard = self.lock(session_id);
-        let now = Instant::now();
+        self.append_locked(&mut shard, session_id, entries, Instant::now(), ttl);
+    }
+
+    /// [`append_entries`](Self::append_entries) under a lock already held.
+    fn append_locked(
+        &self,
+        shard: &mut Shard,
+        session_id: &str,
+        entries: impl Iterator<Item = (u64, Arc<str>)>,
+        now: Instant,
+        ttl: Duration,
+    ) {
         let deadline = now + ttl;
         match shard.map.get_mut(session_id) {
             Some(entry) => {
@@ -216,6 +235,29 @@ impl SessionStore for MemorySessions {
         ttl: Duration,
     ) -> Result<()> {
         self.append_entries(session_id, entries.into_iter(), ttl);
+        Ok(())
+    }
+
+    /// One clock reading for the batch, and each shard locked once.
+    async fn append_batch(
+        &self,
+        batch: Vec<(&str, Vec<(u64, Arc<str>)>)>,
+        ttl: Duration,
+    ) -> Result<()> {
+        let now = Instant::now();
+        let mut batch: Vec<(usize, &str, Vec<(u64, Arc<str>)>)> = batch
+            .into_iter()
+            .map(|(id, entries)| (self.shard_of(id), id, entries))
+            .collect();
+        batch.sort_by_key(|(shard, _, _)| *shard);
+        let mut batch = batch.into_iter().peekable();
+        while let Some((index, id, entries)) = batch.next() {
+            let mut shard = self.lock_shard(index);
+            self.append_locked(&mut shard, id, entries.into_iter(), now, ttl);
+            while let Some((_, id, entries)) = batch.next_if(|(s, _, _)| *s == index) {
+                self.append_locked(&mut shard, id, entries.into_iter(), now, ttl);
+            }
+        }
         Ok(())
     }
 
