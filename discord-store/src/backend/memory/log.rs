@@ -18,20 +18,31 @@ use std::sync::Arc;
 /// small). Each block after it is twice as large, up to [`MAX_BLOCK`].
 const FIRST_BLOCK: usize = 4;
 
-/// Slots of a full-size block (24 bytes each: 1.5 KiB).
+/// Slots of a full-size block (16 bytes each: 1 KiB).
 const MAX_BLOCK: usize = 64;
 
-/// Sequence numbers and payloads, oldest first.
+/// Payloads, oldest first, numbered from `first`: a session's dispatches
+/// are numbered consecutively, so the log keeps one sequence number, not
+/// one per entry (16 bytes an entry instead of 24: a third less memory for
+/// a full log, and fewer cache lines touched per append).
 #[derive(Default)]
 pub(super) struct Log {
     /// Each block is allocated at its final size and never grows.
-    blocks: VecDeque<VecDeque<(u64, Arc<str>)>>,
+    blocks: VecDeque<VecDeque<Arc<str>>>,
     len: usize,
+    /// The sequence number of the oldest entry.
+    first: u64,
 }
 
 impl Log {
-    /// Appends an entry.
+    /// Appends an entry. An entry that does not follow the last one starts
+    /// the log afresh: what came before it could not be replayed in order.
     pub(super) fn push(&mut self, seq: u64, payload: Arc<str>) {
+        if self.len == 0 || seq != self.first + self.len as u64 {
+            self.blocks.clear();
+            self.len = 0;
+            self.first = seq;
+        }
         let block = match self.blocks.back_mut() {
             Some(b) if b.len() < b.capacity() => b,
             last => {
@@ -40,11 +51,12 @@ impl Log {
                 self.blocks.back_mut().expect("just pushed")
             }
         };
-        block.push_back((seq, payload));
+        block.push_back(payload);
         self.len += 1;
     }
 
-    /// Drops the oldest entries until at most `keep` are left.
+    /// Drops the oldest entries beyond the last `keep`; a block emptied
+    /// this way is freed.
     pub(super) fn keep_last(&mut self, keep: usize) {
         while self.len > keep {
             let Some(front) = self.blocks.front_mut() else {
@@ -53,6 +65,7 @@ impl Log {
             let drop = (self.len - keep).min(front.len());
             front.drain(..drop);
             self.len -= drop;
+            self.first += drop as u64;
             if front.is_empty() {
                 self.blocks.pop_front();
             }
@@ -61,10 +74,10 @@ impl Log {
 
     /// The entries, oldest first.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &str)> + Clone {
-        self.blocks.iter().flatten().map(|(seq, p)| (*seq, &**p))
+        (self.first..).zip(self.blocks.iter().flatten().map(|p| &**p))
     }
 
-    /// How many entries there are.
+    /// Entries held.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.len
@@ -109,6 +122,26 @@ mod tests {
     }
 
     /// A short log holds one small block.
+    #[test]
+    fn an_entry_out_of_sequence_starts_the_log_afresh() {
+        let mut log = Log::default();
+        for n in 5..=9 {
+            log.push(n, payload(n));
+        }
+        log.push(12, payload(12));
+        log.push(13, payload(13));
+        let got: Vec<(u64, String)> = log.iter().map(|(s, p)| (s, p.to_owned())).collect();
+        assert_eq!(
+            got,
+            vec![(12, "event 12".to_owned()), (13, "event 13".to_owned())]
+        );
+        log.push(3, payload(3));
+        assert_eq!(log.iter().map(|(s, _)| s).collect::<Vec<_>>(), [3]);
+        log.keep_last(0);
+        log.push(40, payload(40));
+        assert_eq!(log.iter().map(|(s, _)| s).collect::<Vec<_>>(), [40]);
+    }
+
     #[test]
     fn a_short_log_is_small() {
         let mut log = Log::default();
