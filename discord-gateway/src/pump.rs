@@ -25,12 +25,14 @@ use crate::writer::Writers;
 /// Pub/sub messages taken at once when they are already waiting.
 const PUMP_BATCH: usize = 16;
 
-/// Sessions handed to the writer loops before the pump lets them run (64
-/// against 128, when each session's task wrote its own events: at
-/// 1 M deliveries/s the server's p99 from fanout to write fell from 78-96
-/// to 58-75 ms; at 50,000/s it rose from 42-47 to 51-54 ms, smaller chunks
-/// leaving the second core less to take; docs/benchmarks.md).
-const WAKE_CHUNK: usize = 64;
+/// Sessions handed to a writer task per pump turn, before the pump lets it
+/// run. With the writers, 128 against 64 at 1 M deliveries/s (five
+/// alternating rounds): p99 47-57 against 58-103 ms, and 98,000-113,000
+/// against 89,000-103,000 socket writes per server CPU second (fewer
+/// turns, tasks and store calls per sweep); 256 was between the two.
+/// (When each session's task wrote its own events, 64 had beaten 128;
+/// docs/benchmarks.md.)
+const WAKE_CHUNK: usize = 128;
 
 struct Pump {
     subscriber: Box<dyn Subscriber>,
