@@ -135,9 +135,6 @@ pub(crate) struct SessionHandle {
     /// Set once the queue reached `capacity`: the session is told to
     /// close (once); events still queue, in order, for its replay log.
     overflowed: AtomicBool,
-    /// A writer left a write unfinished: the task is to take its
-    /// socket back and finish it.
-    pub(crate) stalled: AtomicBool,
     /// Who writes the socket: the task, or the writers while the
     /// task waits (`crate::writer`).
     pub(crate) slot: Mutex<crate::writer::Slot>,
@@ -163,7 +160,6 @@ impl SessionHandle {
             controls: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
             overflowed: AtomicBool::new(false),
-            stalled: AtomicBool::new(false),
             slot: Mutex::new(crate::writer::Slot::new()),
         }
     }
@@ -222,9 +218,7 @@ impl SessionHandle {
     pub(crate) async fn wait_input(&self) {
         loop {
             let notified = self.ready.notified();
-            if !lock(&self.controls).is_empty()
-                || !lock(&self.events).is_empty()
-                || self.stalled.load(Ordering::Acquire)
+            if !lock(&self.controls).is_empty() || !lock(&self.events).is_empty() || self.stalled()
             {
                 return;
             }

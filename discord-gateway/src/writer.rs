@@ -23,7 +23,6 @@
 //! anyway, a session being written by one is skipped by the other, and the
 //! first writes what was queued meanwhile once it is done.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use tokio::net::TcpStream;
@@ -55,7 +54,7 @@ pub(crate) enum Left {
     Nothing,
     /// The socket was full: these bytes (the rest of a frame, then whole
     /// frames) are to be written before anything else.
-    Unwritten(Box<[u8]>),
+    Unwritten(Vec<u8>),
     /// The write failed: the connection is gone.
     Failed,
 }
@@ -230,7 +229,7 @@ impl SessionHandle {
         let left = match slot.stream.as_ref() {
             Some(stream) => match try_write_frames(frames, |s| stream.try_write_vectored(s)) {
                 Ok(None) => Left::Nothing,
-                Ok(Some(rest)) => Left::Unwritten(rest.into_boxed_slice()),
+                Ok(Some(rest)) => Left::Unwritten(rest),
                 Err(e) => {
                     tracing::debug!(conn = self.conn, "write failed: {e}");
                     Left::Failed
@@ -243,13 +242,16 @@ impl SessionHandle {
         slot.owner = Owner::Lent;
         let wanted = std::mem::take(&mut slot.wanted);
         drop(slot);
-        if stalled {
-            self.stalled.store(true, Ordering::Release);
-        }
         if stalled || wanted {
             self.wake();
         }
         !stalled && !self.no_events()
+    }
+
+    /// Whether a writer left a write unfinished (or failed): the task is
+    /// to take its socket back and finish it.
+    pub(crate) fn stalled(&self) -> bool {
+        !matches!(lock(&self.slot).left, Left::Nothing)
     }
 
     /// For the session's task, about to wait: lends its socket to the
@@ -278,7 +280,6 @@ impl SessionHandle {
                     Owner::Lent => {
                         slot.owner = Owner::Task;
                         slot.stream = None;
-                        self.stalled.store(false, Ordering::Release);
                         return Some((slot.seq, std::mem::take(&mut slot.left)));
                     }
                 }

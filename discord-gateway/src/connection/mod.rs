@@ -287,8 +287,8 @@ impl Conn {
     }
 
     /// Takes the socket back from the writers, if it was lent. What a
-    /// loop could not write is written first; a loop's failed write ends
-    /// the socket (`Err`).
+    /// writer could not write is written first; a writer's failed write
+    /// ends the socket (`Err`).
     async fn take_back(&mut self) -> Result<(), ()> {
         let (Some(live), Some(socket)) = (self.live.as_ref(), self.socket.as_mut()) else {
             return Ok(());
@@ -301,7 +301,7 @@ impl Conn {
         match left {
             Left::Nothing => Ok(()),
             Left::Unwritten(bytes) => {
-                socket.unwritten_first(bytes.into_vec());
+                socket.unwritten_first(bytes);
                 Ok(())
             }
             Left::Failed => {

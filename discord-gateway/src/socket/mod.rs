@@ -205,15 +205,6 @@ impl Socket {
         }
     }
 
-    /// Whether TCP_NODELAY is set (`None`: not a TCP stream).
-    #[cfg(test)]
-    fn tcp_nodelay(&self) -> Option<bool> {
-        match &self.io {
-            Io::Tcp(s) => s.nodelay().ok(),
-            Io::Other(_) => None,
-        }
-    }
-
     /// The TCP stream, which a writer can write to while the session's
     /// task waits (`None`: another transport).
     pub(crate) fn tcp(&self) -> Option<&Arc<TcpStream>> {
@@ -454,7 +445,7 @@ mod tests {
                 let tx = tx.clone();
                 async move {
                     upgrade.on_upgrade(1024, move |socket| async move {
-                        let nodelay = socket.tcp_nodelay();
+                        let nodelay = socket.tcp().map(|s| s.nodelay().unwrap());
                         let _ = tx.send(nodelay);
                     })
                 }

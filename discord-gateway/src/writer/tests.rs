@@ -52,7 +52,7 @@ fn loop_write(handle: &SessionHandle) -> (Vec<u64>, bool) {
         .map(|(seq, e)| dispatch_frame(seq, e))
         .collect();
     handle.write_claimed(&frames);
-    let stalled = handle.stalled.load(std::sync::atomic::Ordering::Acquire);
+    let stalled = handle.stalled();
     (seqs, stalled)
 }
 
