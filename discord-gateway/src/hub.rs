@@ -435,8 +435,10 @@ impl Hub {
                 if let (Some(typed), false) = (&typed, deleting) {
                     entry.view.apply(typed);
                 }
-                for session in entry.sessions.iter() {
-                    fan.offer(session, Some(&mut entry.view), wakes);
+                for member in entry.sessions.iter_mut() {
+                    let (session, seen) = (&member.handle, &mut member.seen);
+                    let visible = |ch| entry.view.can_view_seen(session.user_id, ch, seen);
+                    fan.offer(session, visible, wakes);
                 }
                 if let (Some(typed), true) = (&typed, deleting) {
                     entry.view.apply(typed);
@@ -457,7 +459,8 @@ impl Hub {
                 let mut subscribe = Vec::new();
                 for session in &sessions {
                     let view = event.guild_id.and_then(|g| state.guilds.get_mut(&g));
-                    fan.offer(session, view.map(|e| &mut e.view), wakes);
+                    let visible = |ch| view.is_none_or(|e| e.view.can_view(session.user_id, ch));
+                    fan.offer(session, visible, wakes);
                     match &typed {
                         // The user joined a guild: its events follow.
                         Some(DispatchEvent::GuildCreate(
@@ -518,9 +521,15 @@ impl Hub {
             return;
         };
         let mut queued: SmallVec<[Arc<Prepared>; 16]> = SmallVec::new();
-        for session in entry.sessions.iter() {
+        for member in entry.sessions.iter_mut() {
+            let session = &member.handle;
             for fan in &mut fans {
-                if let Some(view) = fan.view_for(session, Some(&mut entry.view)) {
+                let visible = |ch| {
+                    entry
+                        .view
+                        .can_view_seen(session.user_id, ch, &mut member.seen)
+                };
+                if let Some(view) = fan.view_for(session, visible) {
                     queued.push(Arc::clone(view));
                 }
             }
@@ -575,21 +584,22 @@ impl<'a> Fanout<'a> {
     fn offer(
         &mut self,
         session: &Arc<SessionHandle>,
-        view: Option<&mut GuildView>,
+        visible: impl FnOnce(Snowflake) -> bool,
         wakes: &mut VecDeque<Arc<SessionHandle>>,
     ) {
-        if let Some(view) = self.view_for(session, view)
+        if let Some(view) = self.view_for(session, visible)
             && session.push(Arc::clone(view))
         {
             wakes.push_back(Arc::clone(session));
         }
     }
 
-    /// The view of the event `session` receives, if it receives it.
+    /// The view of the event `session` receives, if it receives it;
+    /// `visible` says whether it may see a channel of the event's guild.
     fn view_for(
         &mut self,
         session: &SessionHandle,
-        view: Option<&mut GuildView>,
+        visible: impl FnOnce(Snowflake) -> bool,
     ) -> Option<&Arc<Prepared>> {
         let guild = self.event.guild_id;
         let in_guild = guild.is_some();
@@ -601,9 +611,9 @@ impl<'a> Fanout<'a> {
         {
             return None;
         }
-        if let (Some(channel), Some(view)) = (self.event.channel_id, view)
+        if let Some(channel) = self.event.channel_id
             && in_guild
-            && !view.can_view(session.user_id, channel)
+            && !visible(channel)
         {
             return None;
         }

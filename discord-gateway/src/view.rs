@@ -24,8 +24,24 @@ pub struct GuildView {
     roles: Vec<Role>,
     channels: HashMap<Snowflake, ChannelInfo, Fast>,
     members: HashMap<Snowflake, Vec<Snowflake>, Fast>,
-    /// Looked up once per recipient of every channel event.
+    /// Looked up for a recipient of a channel event whose kept answer
+    /// ([`Seen`]) is for another channel or stale.
     visible: HashMap<(Snowflake, Snowflake), bool, Fast>,
+    /// Counts the changes of who sees what, so that an answer kept
+    /// elsewhere ([`Seen`]) knows when it is stale.
+    generation: u64,
+}
+
+/// One recipient's last answer from [`GuildView::can_view_seen`]: fanout
+/// keeps it beside the session in the guild's list, so that a session
+/// receiving one channel's events is not looked up in the view's cache for
+/// each of them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Seen {
+    channel: Snowflake,
+    /// The view's generation when this was answered (0: never).
+    generation: u64,
+    visible: bool,
 }
 
 /// foldhash, seeded per process, rather than SipHash: the keys are IDs the
@@ -62,6 +78,7 @@ impl GuildView {
             channels,
             members,
             visible: HashMap::default(),
+            generation: 1,
         }
     }
 
@@ -79,7 +96,7 @@ impl GuildView {
     /// elsewhere than the guild's events, e.g. a session's own GUILD_CREATE).
     pub fn set_member(&mut self, user: Snowflake, roles: Vec<Snowflake>) {
         self.members.insert(user, roles);
-        self.visible.clear();
+        self.changed();
     }
 
     /// Whether `user` has VIEW_CHANNEL in `channel`. Unknown channels and
@@ -91,6 +108,28 @@ impl GuildView {
         let v = self.compute(user, channel);
         self.visible.insert((channel, user), v);
         v
+    }
+
+    /// [`can_view`](Self::can_view), answered from `seen` when it holds
+    /// the answer for this channel since the view last changed; else
+    /// looked up and kept in `seen`.
+    pub fn can_view_seen(&mut self, user: Snowflake, channel: Snowflake, seen: &mut Seen) -> bool {
+        if seen.generation == self.generation && seen.channel == channel {
+            return seen.visible;
+        }
+        let visible = self.can_view(user, channel);
+        *seen = Seen {
+            channel,
+            generation: self.generation,
+            visible,
+        };
+        visible
+    }
+
+    /// Forgets every answer: who sees what may have changed.
+    fn changed(&mut self) {
+        self.visible.clear();
+        self.generation += 1;
     }
 
     fn compute(&self, user: Snowflake, channel: Snowflake) -> bool {
@@ -153,7 +192,7 @@ impl GuildView {
             }
             _ => return false,
         }
-        self.visible.clear();
+        self.changed();
         true
     }
 

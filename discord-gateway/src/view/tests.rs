@@ -4,7 +4,7 @@ use discord_proto::Snowflake;
 use discord_proto::gateway::{DispatchEvent, GatewayGuild};
 use serde_json::json;
 
-use super::GuildView;
+use super::{GuildView, Seen};
 
 fn id(n: u64) -> Snowflake {
     Snowflake::new(n)
@@ -141,4 +141,40 @@ fn other_events_change_nothing() {
         "TYPING_START",
         json!({"channel_id": "10", "guild_id": "100", "user_id": "3", "timestamp": 1}),
     )));
+}
+
+/// An answer kept beside a session holds only for the channel it was
+/// asked for and only until who sees what changes; then it is asked again.
+#[test]
+fn a_kept_answer_goes_stale_with_any_change() {
+    let mut v = GuildView::new(&guild());
+    let mut seen = Seen::default();
+    assert!(v.can_view_seen(id(3), id(10), &mut seen));
+    assert!(
+        !v.can_view_seen(id(3), id(11), &mut seen),
+        "another channel"
+    );
+    assert!(v.can_view_seen(id(3), id(10), &mut seen), "and back");
+    v.apply(&event(
+        "CHANNEL_UPDATE",
+        json!({"id": "10", "type": 0, "guild_id": "100", "name": "open",
+               "permission_overwrites": [{"id": "3", "type": 1, "allow": "0", "deny": "1024"}]}),
+    ));
+    assert!(
+        !v.can_view_seen(id(3), id(10), &mut seen),
+        "overwrite denies"
+    );
+    v.set_member(id(3), vec![id(200)]);
+    assert!(
+        v.can_view_seen(id(3), id(11), &mut seen),
+        "a new role shows the hidden channel"
+    );
+    v.apply(&event(
+        "GUILD_ROLE_DELETE",
+        json!({"guild_id": "100", "role_id": "200"}),
+    ));
+    assert!(
+        !v.can_view_seen(id(3), id(11), &mut seen),
+        "the role is gone"
+    );
 }
