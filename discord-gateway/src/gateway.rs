@@ -193,20 +193,20 @@ impl Inner {
                     Some((g, events)) if *g == guild => events.push(event),
                     _ => {
                         if let Some((g, events)) = run.replace((guild, vec![event])) {
-                            self.hub.deliver_run(g, &events, wakes);
+                            self.hub.deliver_run(g, events, wakes);
                         }
                     }
                 },
                 (wire, _) => {
                     if let Some((g, events)) = run.take() {
-                        self.hub.deliver_run(g, &events, wakes);
+                        self.hub.deliver_run(g, events, wakes);
                     }
                     self.on_message(&topic, wire, wakes);
                 }
             }
         }
         if let Some((g, events)) = run {
-            self.hub.deliver_run(g, &events, wakes);
+            self.hub.deliver_run(g, events, wakes);
         }
     }
 

@@ -12,7 +12,6 @@ use discord_proto::Snowflake;
 use discord_proto::gateway::{DispatchEvent, GatewayGuild, Intents};
 use discord_store::Topic;
 use serde::Deserialize;
-use smallvec::SmallVec;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::event::Event;
@@ -421,17 +420,28 @@ impl Hub {
         } else {
             None
         };
-        let mut fan = Fanout::new(&event);
+        let to_all = event.users.is_empty();
+        let mut fan = Fanout::new(event);
+        let event = &fan.event;
+        let (name, guild_id) = (event.name.clone(), event.guild_id);
         let mut state = lock(&self.state);
         let mut unsubscribe = Vec::new();
         match topic {
-            Topic::Guild(guild) if event.users.is_empty() => {
+            Topic::Guild(guild) if to_all => {
                 let Some(entry) = state.guilds.get_mut(guild) else {
                     return;
                 };
                 // A deleted channel is judged by who could see it; anything
                 // else by the state after the change.
-                let deleting = event.name == "CHANNEL_DELETE";
+                let deleting = name == "CHANNEL_DELETE";
+                // Runs still pending go first: they came before this event.
+                // (Before a change of who sees what, too: they are judged
+                // by the view they came under.)
+                for at in 0..entry.sessions.len() {
+                    if entry.take_pending(at) {
+                        wakes.push_back(Arc::clone(&entry.sessions[at].handle));
+                    }
+                }
                 if let (Some(typed), false) = (&typed, deleting) {
                     entry.view.apply(typed);
                 }
@@ -458,7 +468,11 @@ impl Hub {
                 let sessions = state.user_sessions(*user);
                 let mut subscribe = Vec::new();
                 for session in &sessions {
-                    let view = event.guild_id.and_then(|g| state.guilds.get_mut(&g));
+                    // Runs still pending for the session go first.
+                    if state.take_pending(session) {
+                        wakes.push_back(Arc::clone(session));
+                    }
+                    let view = guild_id.and_then(|g| state.guilds.get_mut(&g));
                     let visible = |ch| view.is_none_or(|e| e.view.can_view(session.user_id, ch));
                     fan.offer(session, visible, wakes);
                     match &typed {
@@ -469,8 +483,8 @@ impl Hub {
                             let created = state.join(session, g);
                             subscribe.extend(created.then_some(Topic::Guild(g.guild.id)));
                         }
-                        _ if event.name == "GUILD_DELETE" => {
-                            if let Some(g) = event.guild_id
+                        _ if name == "GUILD_DELETE" => {
+                            if let Some(g) = guild_id
                                 && state.leave(session.conn, g)
                             {
                                 unsubscribe.push(Topic::Guild(g));
@@ -503,39 +517,55 @@ impl Hub {
         }
     }
 
-    /// Queues events that arrived in this order on `guild`'s topic, each
-    /// one for which [`run_guild`](Self::run_guild) gave `guild`, exactly
-    /// as [`deliver_deferred`](Self::deliver_deferred) would one after the
-    /// other, but visiting each session once for the run rather than once
-    /// per event. At a high message rate that visit (the session's handle
-    /// read from memory, its queue locked) was most of fanout's cost.
+    /// Takes events that arrived in this order on `guild`'s topic, each
+    /// one for which [`run_guild`](Self::run_guild) gave `guild`: they are
+    /// kept once in the guild's entry, and every session of the guild is
+    /// added to `wakes` (once until it is served). A session's share is
+    /// queued, exactly as [`deliver_deferred`](Self::deliver_deferred)
+    /// would queue the events one after the other, when it is served
+    /// ([`take_pending`](Self::take_pending)) or before anything else is
+    /// queued for it: one visit per session per write rather than one per
+    /// event. Queueing each event into each recipient's queue at once cost
+    /// two cache misses per recipient per event (the queue's lock and
+    /// slot), 16-17% of the server's CPU at 500,000 deliveries/s; queued
+    /// this way, 2.7% (docs/benchmarks.md).
     pub(crate) fn deliver_run(
         &self,
         guild: Snowflake,
-        events: &[Event],
+        events: Vec<Event>,
         wakes: &mut VecDeque<Arc<SessionHandle>>,
     ) {
-        let mut fans: Vec<Fanout<'_>> = events.iter().map(Fanout::new).collect();
         let mut state = lock(&self.state);
         let Some(entry) = state.guilds.get_mut(&guild) else {
             return;
         };
-        let mut queued: SmallVec<[Arc<Prepared>; 16]> = SmallVec::new();
+        let before = entry.pending.len();
+        let wanted = |e: &Event| {
+            Intents::required_for(&e.name, e.guild_id.is_some())
+                .is_none_or(|needs| entry.intents.intersects(needs))
+        };
+        let kept: Vec<Fanout> = events.into_iter().filter(wanted).map(Fanout::new).collect();
+        entry.pending.extend(kept);
+        if entry.pending.len() == before {
+            return;
+        }
         for member in entry.sessions.iter_mut() {
-            let session = &member.handle;
-            for fan in &mut fans {
-                let visible = |ch| {
-                    entry
-                        .view
-                        .can_view_seen(session.user_id, ch, &mut member.seen)
-                };
-                if let Some(view) = fan.view_for(session, visible) {
-                    queued.push(Arc::clone(view));
-                }
+            if !member.flagged {
+                member.flagged = true;
+                wakes.push_back(Arc::clone(&member.handle));
             }
-            if !queued.is_empty() && session.push_many(queued.drain(..)) {
-                wakes.push_back(Arc::clone(session));
-            }
+        }
+    }
+
+    /// Queues the runs still pending for each of `handles` (see
+    /// [`deliver_run`](Self::deliver_run)), without waking anyone: the
+    /// pump calls this for the sessions it is about to hand to a writer
+    /// (which wakes a task that holds its socket), and a session's task
+    /// before it logs what is queued for a hand-over.
+    pub(crate) fn take_pending(&self, handles: &[Arc<SessionHandle>]) {
+        let mut state = lock(&self.state);
+        for handle in handles {
+            state.take_pending(handle);
         }
     }
 }
@@ -548,8 +578,8 @@ fn changes_state(name: &str) -> bool {
 
 /// The views of one event: full, and (made on first need) without message
 /// content for sessions that may not read it.
-struct Fanout<'a> {
-    event: &'a Event,
+pub(super) struct Fanout {
+    event: Event,
     full: Arc<Prepared>,
     stripped: Option<Arc<Prepared>>,
     /// The intents of which a recipient needs one (found once per event,
@@ -561,8 +591,8 @@ struct Fanout<'a> {
     subject: Option<Snowflake>,
 }
 
-impl<'a> Fanout<'a> {
-    fn new(event: &'a Event) -> Self {
+impl Fanout {
+    fn new(event: Event) -> Self {
         let full = Arc::new(Prepared::new(event.id, &event.name, event.data.get()));
         let readers = matches!(event.name.as_str(), "MESSAGE_CREATE" | "MESSAGE_UPDATE")
             .then(|| message_readers(event.data.get()));
@@ -570,10 +600,10 @@ impl<'a> Fanout<'a> {
             .then(|| presence_subject(event.data.get()))
             .flatten();
         Fanout {
+            needs: Intents::required_for(&event.name, event.guild_id.is_some()),
             event,
             full,
             stripped: None,
-            needs: Intents::required_for(&event.name, event.guild_id.is_some()),
             readers,
             subject,
         }
@@ -596,7 +626,7 @@ impl<'a> Fanout<'a> {
 
     /// The view of the event `session` receives, if it receives it;
     /// `visible` says whether it may see a channel of the event's guild.
-    fn view_for(
+    pub(super) fn view_for(
         &mut self,
         session: &SessionHandle,
         visible: impl FnOnce(Snowflake) -> bool,

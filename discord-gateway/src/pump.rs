@@ -6,9 +6,10 @@
 //! chunks it takes what has arrived since: an event published during a
 //! sweep reaches the sessions not yet served in it, and is queued (with a
 //! wake at the end of the sweep) for those already served, instead of
-//! waiting for the sweep to end. Messages taken together are queued
-//! together: consecutive events for one guild's sessions as a run, each
-//! session visited once for the run (`Hub::deliver_run`).
+//! waiting for the sweep to end. Consecutive events for one guild's
+//! sessions are kept once in the guild as a run (`Hub::deliver_run`), and
+//! each session's share is queued just before the session is handed to a
+//! writer: one visit per session per write, not one per event.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
@@ -92,6 +93,17 @@ pub(crate) async fn run(
             inner.on_wire(&mut pump.arrived, &mut pump.wakes);
         }
         let chunk = WAKE_CHUNK.min(pump.wakes.len());
+        if chunk > 0 {
+            let Some(inner) = node.upgrade() else { return };
+            // Their share of the guilds' pending runs, queued once per write.
+            let (first, _) = pump.wakes.as_slices();
+            if first.len() >= chunk {
+                inner.hub.take_pending(&first[..chunk]);
+            } else {
+                let handles: Vec<_> = pump.wakes.iter().take(chunk).cloned().collect();
+                inner.hub.take_pending(&handles);
+            }
+        }
         for handle in pump.wakes.drain(..chunk) {
             writers.add(handle);
         }

@@ -139,7 +139,10 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
             Claim::Events(events) => claimed.push((handle, events)),
             // Another writer has it, and writes what is queued next.
             Claim::Nothing | Claim::Busy => {}
-            Claim::NotLent => handle.wake(),
+            // (Every session of a guild is swept for a run, also one the
+            // run had nothing for: no wake for an empty queue.)
+            Claim::NotLent if !handle.no_events() => handle.wake(),
+            Claim::NotLent => {}
         }
     }
     if claimed.is_empty() {

@@ -24,8 +24,13 @@ impl Conn {
         self.inner.released(&live.handle.session_id, reply).await;
     }
 
-    /// Logs every queued event.
+    /// Logs every queued event, the guilds' pending runs first queued.
     pub(super) async fn drain_to_log(&mut self) {
+        if let Some(live) = self.live.as_ref() {
+            self.inner
+                .hub
+                .take_pending(std::slice::from_ref(&live.handle));
+        }
         loop {
             let next = self.live.as_ref().and_then(|l| l.handle.try_event());
             let Some(event) = next else { break };

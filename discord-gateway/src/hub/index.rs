@@ -8,14 +8,14 @@
 //! list's order means nothing: a leaving session's place goes to the last
 //! one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use discord_proto::Snowflake;
-use discord_proto::gateway::GatewayGuild;
+use discord_proto::gateway::{GatewayGuild, Intents};
 use smallvec::SmallVec;
 
-use super::SessionHandle;
+use super::{Fanout, Prepared, SessionHandle};
 use crate::view::{GuildView, Seen};
 
 /// foldhash for maps keyed by IDs the server made or checked.
@@ -27,11 +27,77 @@ pub(super) struct GuildEntry {
     pub(super) view: GuildView,
     /// The sessions that receive its events, in no order.
     pub(super) sessions: Vec<Member>,
+    /// Runs of events not yet queued for every session, oldest first
+    /// (`Hub::deliver_run`); the first is number `base`.
+    pub(super) pending: VecDeque<Fanout>,
+    pub(super) base: u64,
+    /// The length of `pending` past which it is trimmed next.
+    trim_at: usize,
+    /// Every intent some session of the guild has had here: a run's event
+    /// that needs none of them is not kept (a guild with no session asking
+    /// for presences keeps no PRESENCE_UPDATE).
+    pub(super) intents: Intents,
+}
+
+/// Pending runs kept before the slowest session's place is looked for.
+pub(super) const TRIM_AT: usize = 64;
+
+impl GuildEntry {
+    /// The number of the next pending event.
+    fn head(&self) -> u64 {
+        self.base + self.pending.len() as u64
+    }
+
+    /// Queues the pending events session `at` receives (filtered as
+    /// fanout filters); returns whether its task must be woken for them.
+    pub(super) fn take_pending(&mut self, at: usize) -> bool {
+        let head = self.head();
+        let member = &mut self.sessions[at];
+        member.flagged = false;
+        if member.cursor >= head {
+            return false;
+        }
+        let from = (member.cursor - self.base) as usize;
+        member.cursor = head;
+        let (view, seen, handle) = (&mut self.view, &mut member.seen, &member.handle);
+        let mut queued: SmallVec<[Arc<Prepared>; 16]> = SmallVec::new();
+        for fan in self.pending.range_mut(from..) {
+            let visible = |ch| view.can_view_seen(handle.user_id, ch, seen);
+            if let Some(v) = fan.view_for(handle, visible) {
+                queued.push(Arc::clone(v));
+            }
+        }
+        !queued.is_empty() && handle.push_many(queued.into_iter())
+    }
+
+    /// Drops the pending events every session has taken, once [`TRIM_AT`]
+    /// more have come since the last trim: the sessions' places are
+    /// scanned once per that many events, not per session served, and at
+    /// most that many taken events are kept. A burst's slots are given
+    /// back.
+    fn trim(&mut self) {
+        if self.pending.len() <= self.trim_at {
+            return;
+        }
+        let head = self.head();
+        let oldest = self.sessions.iter().map(|m| m.cursor).min().unwrap_or(head);
+        let drop = (oldest - self.base) as usize;
+        self.pending.drain(..drop);
+        self.base = oldest;
+        self.trim_at = self.pending.len() + TRIM_AT;
+        if self.pending.capacity() > 4 * self.trim_at {
+            self.pending.shrink_to(2 * self.trim_at);
+        }
+    }
 }
 
 /// A session in a guild's list.
 pub(super) struct Member {
     pub(super) handle: Arc<SessionHandle>,
+    /// The number of the next pending event of the guild it has not taken.
+    pub(super) cursor: u64,
+    /// It is in the pump's wakes for pending events.
+    pub(super) flagged: bool,
     /// Whether it may see the channel it was last checked for: a session
     /// receiving one channel's events is looked up in the view's cache
     /// once, not once per event (that lookup, a hash and a cache miss per
@@ -40,9 +106,11 @@ pub(super) struct Member {
 }
 
 impl Member {
-    fn new(handle: &Arc<SessionHandle>) -> Self {
+    fn new(handle: &Arc<SessionHandle>, cursor: u64) -> Self {
         Member {
             handle: Arc::clone(handle),
+            cursor,
+            flagged: false,
             seen: Seen::default(),
         }
     }
@@ -67,6 +135,23 @@ pub(super) struct State {
 }
 
 impl State {
+    /// Queues the pending runs of every guild `handle` is in (see
+    /// `GuildEntry::take_pending`), and trims those guilds' pending lists;
+    /// returns whether its task must be woken for them.
+    pub(super) fn take_pending(&mut self, handle: &SessionHandle) -> bool {
+        let Some(r) = self.all.get(&handle.conn) else {
+            return false;
+        };
+        let mut wake = false;
+        for (guild, at) in &r.places {
+            if let Some(entry) = self.guilds.get_mut(guild) {
+                wake |= entry.take_pending(*at);
+                entry.trim();
+            }
+        }
+        wake
+    }
+
     /// Adds a connection, in no guild yet; `true` if it is its user's
     /// first here (the user's topic is needed).
     pub(super) fn add(&mut self, handle: &Arc<SessionHandle>) -> bool {
@@ -124,6 +209,10 @@ impl State {
             GuildEntry {
                 view: GuildView::new(guild),
                 sessions: Vec::new(),
+                pending: VecDeque::new(),
+                base: 0,
+                trim_at: TRIM_AT,
+                intents: Intents::empty(),
             }
         });
         if !entry.view.is_member(handle.user_id) {
@@ -139,7 +228,10 @@ impl State {
             && !r.places.iter().any(|(g, _)| *g == id)
         {
             r.places.push((id, entry.sessions.len()));
-            entry.sessions.push(Member::new(handle));
+            entry.intents |= handle.intents;
+            // Events pending from before it joined are not its own.
+            let head = entry.head();
+            entry.sessions.push(Member::new(handle, head));
         }
         created
     }
@@ -157,6 +249,10 @@ impl State {
         let Some(entry) = self.guilds.get_mut(&guild) else {
             return false;
         };
+        // What came while it was in the guild is still its own.
+        if entry.take_pending(at) {
+            entry.sessions[at].handle.wake();
+        }
         entry.sessions.swap_remove(at);
         if let Some(moved) = entry.sessions.get(at)
             && let Some(m) = self.all.get_mut(&moved.handle.conn)

@@ -9,7 +9,7 @@ use discord_store::Topic;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::{Control, Hub, SessionHandle, SubCommand};
+use super::{Control, Hub, SessionHandle, SubCommand, lock};
 use crate::event::Event;
 use crate::view::tests::guild;
 
@@ -445,7 +445,13 @@ async fn a_run_queues_what_its_events_would_one_by_one() {
         }
         let mut wakes = std::collections::VecDeque::new();
         if as_run {
-            hub.deliver_run(id(100), &events, &mut wakes);
+            hub.deliver_run(id(100), events.clone(), &mut wakes);
+            assert!(
+                probes.iter().all(|p| p.handle.no_events()),
+                "kept in the guild"
+            );
+            // As the pump does before it hands them to a writer.
+            hub.take_pending(wakes.make_contiguous());
         } else {
             for event in &events {
                 hub.deliver_deferred(&Topic::Guild(id(100)), event.clone(), &mut wakes);
@@ -470,7 +476,10 @@ async fn a_run_queues_what_its_events_would_one_by_one() {
         got.push((woken, queues));
     }
     let (one_by_one, run) = (&got[0], &got[1]);
-    assert_eq!(run, one_by_one);
+    assert_eq!(
+        run.1, one_by_one.1,
+        "the same events queued, in the same views"
+    );
     // The filters did filter: what each session got, by event index.
     let index = |e: &(u64, String, serde_json::Value)| events.iter().position(|x| x.id == e.0);
     let received: Vec<Vec<Option<usize>>> = run
@@ -489,8 +498,126 @@ async fn a_run_queues_what_its_events_would_one_by_one() {
             vec![Some(2)],
         ]
     );
-    assert_eq!(run.0, [1, 2, 3, 6], "one wake for each session with events");
+    assert_eq!(
+        one_by_one.0,
+        [1, 2, 3, 6],
+        "one wake for each session with events"
+    );
+    assert_eq!(
+        run.0,
+        [1, 2, 3, 4, 5, 6],
+        "a run: one wake for each session"
+    );
     let content_of = |session: usize, n: usize| run.1[session][n].2["content"].clone();
     assert_eq!(content_of(1, 0), "", "no MESSAGE_CONTENT: emptied");
     assert_eq!(content_of(1, 2), "secret", "but mentioned: kept");
+}
+
+/// A run waits in the guild until its sessions are served; whatever else
+/// is queued for a session first takes the runs before it, so each
+/// session's events stay in the order they arrived in.
+#[tokio::test]
+async fn pending_runs_keep_their_place_before_later_events() {
+    let (hub, _) = hub();
+    let content =
+        GUILD_MSGS | Intents::MESSAGE_CONTENT | Intents::GUILDS | Intents::DIRECT_MESSAGES;
+    let mut a = join(&hub, 1, 3, content, None, 64).await;
+    let mut b = join(&hub, 2, 2, content, None, 64).await;
+    let mut wakes = std::collections::VecDeque::new();
+    let run = |hub: &Hub, n: u64, wakes: &mut _| {
+        hub.deliver_run(id(100), vec![message(10, n, &[])], wakes);
+    };
+    run(&hub, 1, &mut wakes);
+    run(&hub, 2, &mut wakes);
+    assert_eq!(wakes.len(), 2, "each session flagged once for both runs");
+    assert!(a.names().is_empty(), "nothing queued yet");
+    // A user-targeted event for a: the runs go first.
+    let dm = Event::raw(
+        "MESSAGE_CREATE",
+        None,
+        &json!({"id": "901", "channel_id": "77", "content": "dm",
+                "author": {"id": "9", "username": "d", "discriminator": "0", "avatar": null},
+                "mentions": []}),
+    )
+    .unwrap();
+    hub.deliver_deferred(&Topic::User(id(3)), dm, &mut wakes);
+    let authors = |p: &mut Probe| -> Vec<String> {
+        p.data()
+            .iter()
+            .map(|d| d["author"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(authors(&mut a), ["1", "2", "9"], "runs, then the DM");
+    // A guild event that changes state: b's runs go first, and a run
+    // after it is judged by the state after it.
+    run(&hub, 3, &mut wakes);
+    let hide = Event::raw(
+        "CHANNEL_UPDATE",
+        Some(id(100)),
+        &json!({"id": "10", "type": 0, "guild_id": "100", "name": "open",
+                "permission_overwrites": [{"id": "2", "type": 1, "allow": "0", "deny": "1024"}]}),
+    )
+    .unwrap();
+    hub.deliver_deferred(&Topic::Guild(id(100)), hide, &mut wakes);
+    run(&hub, 4, &mut wakes);
+    hub.take_pending(wakes.make_contiguous());
+    assert_eq!(
+        a.names(),
+        ["MESSAGE_CREATE", "CHANNEL_UPDATE", "MESSAGE_CREATE"],
+        "run 3 before the change, run 4 after it"
+    );
+    assert_eq!(
+        b.names(),
+        ["MESSAGE_CREATE"; 3],
+        "runs 1-3 came before the change; run 4 is hidden from b by it"
+    );
+}
+
+/// A session leaving the guild, or handing its session over, takes the
+/// runs that came while it was in; a session joining later does not get
+/// earlier ones; runs every session has taken are dropped.
+#[tokio::test]
+async fn pending_runs_go_with_a_leaving_session_and_are_trimmed() {
+    let (hub, _) = hub();
+    let mut a = join(&hub, 1, 3, GUILD_MSGS, None, 1000).await;
+    let mut wakes = std::collections::VecDeque::new();
+    hub.deliver_run(id(100), vec![message(10, 1, &[])], &mut wakes);
+    let mut late = join(&hub, 2, 2, GUILD_MSGS, None, 1000).await;
+    hub.take_pending(std::slice::from_ref(&late.handle));
+    assert!(late.names().is_empty(), "joined after the run");
+    lock(&hub.state).leave(1, id(100));
+    assert_eq!(a.names(), ["MESSAGE_CREATE"], "taken on leaving");
+    for n in 0..200 {
+        hub.deliver_run(id(100), vec![message(10, n, &[])], &mut wakes);
+    }
+    hub.take_pending(std::slice::from_ref(&late.handle));
+    assert_eq!(late.names().len(), 200);
+    let left = lock(&hub.state).guilds[&id(100)].pending.len();
+    assert!(
+        left <= super::index::TRIM_AT,
+        "taken runs are dropped: {left} kept"
+    );
+}
+
+/// A run's event that no session of the guild has an intent for is not
+/// kept, and wakes nobody.
+#[tokio::test]
+async fn a_run_nobody_has_the_intent_for_is_not_kept() {
+    let (hub, _) = hub();
+    let _a = join(&hub, 1, 3, GUILD_MSGS, None, 64).await;
+    let presence = Event::raw(
+        "PRESENCE_UPDATE",
+        Some(id(100)),
+        &json!({"user": {"id": "2"}, "guild_id": "100", "status": "idle", "activities": []}),
+    )
+    .unwrap();
+    let mut wakes = std::collections::VecDeque::new();
+    hub.deliver_run(id(100), vec![presence.clone()], &mut wakes);
+    assert!(wakes.is_empty());
+    assert!(lock(&hub.state).guilds[&id(100)].pending.is_empty());
+    let mut b = join(&hub, 2, 3, Intents::GUILD_PRESENCES, None, 64).await;
+    hub.deliver_run(id(100), vec![presence], &mut wakes);
+    assert_eq!(wakes.len(), 2, "now someone may receive it");
+    hub.take_pending(wakes.make_contiguous());
+    assert_eq!(b.names(), ["PRESENCE_UPDATE"]);
 }
