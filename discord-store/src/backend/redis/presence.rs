@@ -1,5 +1,6 @@
 //! [`PresenceStore`] on Redis.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,18 +13,24 @@ use crate::presence::{PresenceRecord, PresenceStore};
 
 /// KEYS: presence hash, deadlines zset. ARGV: user id, status, data, ttl ms.
 /// The deadline uses the server's clock, so nodes' clocks do not matter.
-const SET: &str = r"
+static SET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'data', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
 return 1
-";
+",
+    )
+});
 
 /// KEYS: deadlines zset. ARGV: presence key prefix. Returns the users whose
 /// deadline passed and whose presence key is gone, removing them.
-const SWEEP: &str = r"
+static SWEEP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -35,7 +42,9 @@ for _, id in ipairs(ids) do
   end
 end
 return out
-";
+",
+    )
+});
 
 impl RedisStore {
     fn presence_key(&self, id: Snowflake) -> String {
@@ -53,7 +62,7 @@ impl PresenceStore for RedisStore {
     ) -> Result<()> {
         let status = serde_json::to_value(presence.status)?;
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let _: i64 = Script::new(SET)
+        let _: i64 = SET
             .key(self.presence_key(user_id))
             .key(self.key("presence:deadlines"))
             .arg(user_id.to_string())
@@ -99,7 +108,7 @@ impl PresenceStore for RedisStore {
     }
 
     async fn sweep_expired(&self) -> Result<Vec<Snowflake>> {
-        let ids: Vec<String> = Script::new(SWEEP)
+        let ids: Vec<String> = SWEEP
             .key(self.key("presence:deadlines"))
             .arg(self.key("presence:"))
             .invoke_async(&mut self.conn.clone())

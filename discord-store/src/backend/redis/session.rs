@@ -3,6 +3,7 @@
 //! bound; both expire together.
 
 use std::sync::Arc;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,17 +14,23 @@ use crate::Result;
 use crate::session::{Replay, SessionRecord, SessionStore, replay_from};
 
 /// KEYS: session hash, log list. ARGV: record json, seq, ttl ms.
-const SAVE: &str = r"
+static SAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 redis.call('HSET', KEYS[1], 'record', ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
 if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], 'seq', ARGV[2]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
-";
+",
+    )
+});
 
 /// KEYS: session hash, log list. ARGV: seq, payload, capacity, ttl ms.
-const APPEND: &str = r"
+static APPEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 redis.call('RPUSH', KEYS[2], ARGV[1] .. '\n' .. ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
@@ -31,11 +38,13 @@ local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
 if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'seq', ARGV[1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
-";
+",
+    )
+});
 
 /// KEYS: session hash, log list. ARGV: capacity, ttl ms, then seq and
 /// payload pairs in order.
-const APPEND_MANY: &str = r"
+const APPEND_MANY_CODE: &str = r"
 local top = -1
 for i = 3, #ARGV, 2 do
   redis.call('RPUSH', KEYS[2], ARGV[i] .. '\n' .. ARGV[i + 1])
@@ -48,6 +57,7 @@ if top > cur then redis.call('HSET', KEYS[1], 'seq', top) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 ";
+static APPEND_MANY: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND_MANY_CODE));
 
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -66,7 +76,7 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     async fn save(&self, session: &SessionRecord, ttl: Duration) -> Result<()> {
         let (hash, log) = self.session_keys(&session.session_id);
-        let _: i64 = Script::new(SAVE)
+        let _: i64 = SAVE
             .key(hash)
             .key(log)
             .arg(serde_json::to_string(session)?)
@@ -109,7 +119,7 @@ impl SessionStore for RedisStore {
         ttl: Duration,
     ) -> Result<()> {
         let (hash, log) = self.session_keys(session_id);
-        let _: i64 = Script::new(APPEND)
+        let _: i64 = APPEND
             .key(hash)
             .key(log)
             .arg(seq)
@@ -132,7 +142,7 @@ impl SessionStore for RedisStore {
             return Ok(());
         }
         let (hash, log) = self.session_keys(session_id);
-        let script = Script::new(APPEND_MANY);
+        let script = &*APPEND_MANY;
         let mut call = script.key(hash);
         call.key(log).arg(self.capacity).arg(ttl_ms(ttl));
         for (seq, payload) in &entries {
@@ -152,10 +162,13 @@ impl SessionStore for RedisStore {
         batch: Vec<(&str, Vec<(u64, Arc<str>)>)>,
         ttl: Duration,
     ) -> Result<()> {
-        let script = Script::new(APPEND_MANY);
+        let script = &*APPEND_MANY;
         let ttl = ttl_ms(ttl);
         let mut pipe = redis::pipe();
-        pipe.cmd("SCRIPT").arg("LOAD").arg(APPEND_MANY).ignore();
+        pipe.cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(APPEND_MANY_CODE)
+            .ignore();
         let mut calls = 0;
         for (session_id, entries) in &batch {
             if entries.is_empty() {

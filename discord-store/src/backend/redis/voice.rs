@@ -2,6 +2,8 @@
 //! JSON) and a set per gateway session of `guild:user` pairs. Scripts make
 //! each change atomic, the channel limit check included.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use discord_proto::Snowflake;
 use discord_proto::model::VoiceState;
@@ -14,7 +16,9 @@ use crate::voice::{VoiceJoin, VoiceStateStore};
 /// KEYS: guild hash. ARGV: user, channel, state JSON, limit, session key
 /// prefix, guild, session. Returns {0, ''} when full, else {1, previous or
 /// ''}.
-const JOIN: &str = r"
+static JOIN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local prev = redis.call('HGET', KEYS[1], ARGV[1])
 local prev_channel, prev_session = nil, nil
 if prev then
@@ -36,20 +40,28 @@ if prev_session and prev_session ~= ARGV[7] then
 end
 redis.call('SADD', ARGV[5] .. ARGV[7], member)
 return {1, prev or ''}
-";
+",
+    )
+});
 
 /// KEYS: guild hash. ARGV: user, expected JSON, new JSON.
-const REPLACE: &str = r"
+static REPLACE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
   return 1
 end
 return 0
-";
+",
+    )
+});
 
 /// KEYS: guild hash. ARGV: user, session key prefix, guild. Returns the
 /// removed state or ''.
-const LEAVE: &str = r"
+static LEAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local prev = redis.call('HGET', KEYS[1], ARGV[1])
 if not prev then return '' end
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -58,7 +70,9 @@ if type(session) == 'string' then
   redis.call('SREM', ARGV[2] .. session, ARGV[3] .. ':' .. ARGV[1])
 end
 return prev
-";
+",
+    )
+});
 
 impl RedisStore {
     fn voice_guild_key(&self, guild_id: Snowflake) -> String {
@@ -86,7 +100,7 @@ impl VoiceStateStore for RedisStore {
         limit: usize,
     ) -> Result<VoiceJoin> {
         let channel = state.channel_id.map(|c| c.to_string()).unwrap_or_default();
-        let (joined, previous): (i64, String) = Script::new(JOIN)
+        let (joined, previous): (i64, String) = JOIN
             .key(self.voice_guild_key(guild_id))
             .arg(state.user_id.to_string())
             .arg(channel)
@@ -112,7 +126,7 @@ impl VoiceStateStore for RedisStore {
         expected: &VoiceState,
         new: &VoiceState,
     ) -> Result<bool> {
-        let done: i64 = Script::new(REPLACE)
+        let done: i64 = REPLACE
             .key(self.voice_guild_key(guild_id))
             .arg(expected.user_id.to_string())
             .arg(serde_json::to_string(expected)?)
@@ -124,7 +138,7 @@ impl VoiceStateStore for RedisStore {
     }
 
     async fn leave(&self, guild_id: Snowflake, user_id: Snowflake) -> Result<Option<VoiceState>> {
-        let prev: String = Script::new(LEAVE)
+        let prev: String = LEAVE
             .key(self.voice_guild_key(guild_id))
             .arg(user_id.to_string())
             .arg(self.voice_session_prefix())
