@@ -26,7 +26,7 @@ pub fn dispatch_tail(name: &str, seq: u64) -> String {
 
 /// The pieces of a dispatch tail, in order, handed to `push` (one place
 /// for the format, whatever the tail is built into).
-fn tail_parts(name: &str, seq: u64, mut push: impl FnMut(&str)) {
+pub(crate) fn tail_parts(name: &str, seq: u64, mut push: impl FnMut(&str)) {
     push(r#","s":"#);
     push(itoa::Buffer::new().format(seq));
     push(r#","t":""#);
@@ -34,13 +34,11 @@ fn tail_parts(name: &str, seq: u64, mut push: impl FnMut(&str)) {
     push(r#""}"#);
 }
 
-/// A frame tail, inline for every event name Discord has (the longest is
-/// about 40 bytes, the rest of a tail at most 33).
-pub(crate) type Tail = smallvec::SmallVec<[u8; 80]>;
-
-/// [`dispatch_tail`] into `out`, without allocating.
-pub(crate) fn push_dispatch_tail(out: &mut Tail, name: &str, seq: u64) {
-    tail_parts(name, seq, |part| out.extend_from_slice(part.as_bytes()));
+/// The length of [`dispatch_tail`]`(name, seq)`, without building it.
+pub(crate) fn tail_len(name: &str, seq: u64) -> usize {
+    let mut len = 0;
+    tail_parts(name, seq, |part| len += part.len());
+    len
 }
 
 #[cfg(test)]
@@ -57,6 +55,10 @@ mod tests {
         );
         assert_eq!(joined, super::dispatch("READY", 42, data));
         assert!(joined.ends_with(r#","s":42,"t":"READY"}"#));
+        for seq in [0, 9, 10, 99_999, u64::MAX] {
+            let tail = super::dispatch_tail("MESSAGE_CREATE", seq);
+            assert_eq!(super::tail_len("MESSAGE_CREATE", seq), tail.len(), "{seq}");
+        }
     }
 
     #[test]

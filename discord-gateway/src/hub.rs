@@ -45,7 +45,12 @@ impl Prepared {
 
     /// `t`.
     pub(crate) fn name(&self) -> &str {
-        &self.entry[crate::logged::ID_DIGITS..self.name_end]
+        &self.entry[self.name_range()]
+    }
+
+    /// Where `t` is in the entry ([`AsRef<str>`]).
+    pub(crate) fn name_range(&self) -> std::ops::Range<usize> {
+        crate::logged::ID_DIGITS..self.name_end
     }
 
     /// `d`, as JSON.

@@ -293,17 +293,16 @@ impl SessionHandle {
 }
 
 /// The frame of a fanned-out event numbered `seq`: the event's data,
-/// shared with every session that receives it, between this session's own
-/// head and tail.
+/// shared with every session that receives it, between the dispatch head
+/// and this session's own tail (its sequence number and the event's name).
 pub(crate) fn dispatch_frame(seq: u64, event: Arc<Prepared>) -> OutFrame {
     #[cfg(feature = "fanout-timing")]
     crate::timing::record(event.prepared_at.elapsed());
-    let mut tail = crate::frame::Tail::new();
-    crate::frame::push_dispatch_tail(&mut tail, event.name(), seq);
+    let name = event.name_range();
     let from = event.data_offset();
     // The event moves into the frame: no reference count to touch (every
     // recipient shares the event's counter).
-    OutFrame::text_around(crate::frame::DISPATCH_HEAD, event, from, tail)
+    OutFrame::dispatch(event, name, from, seq)
 }
 
 #[cfg(test)]

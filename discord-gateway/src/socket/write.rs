@@ -5,9 +5,10 @@
 //! sent), and control frames are small enough to encode whole.
 
 use std::io::IoSlice;
+use std::ops::Range;
 use std::sync::Arc;
 
-use crate::frame::Tail;
+use crate::frame::{DISPATCH_HEAD, tail_len, tail_parts};
 
 /// A data frame waiting to be written: text or binary, and its payload.
 pub(crate) struct OutFrame {
@@ -17,14 +18,16 @@ pub(crate) struct OutFrame {
 
 enum Payload {
     Owned(Vec<u8>),
-    /// `head`, then `shared[from..]`, then `tail`: text whose middle (an
-    /// event's data) is shared with other connections, written from the
-    /// one copy.
-    Around {
-        head: &'static str,
+    /// A dispatch: [`DISPATCH_HEAD`], then `shared[from..]` (an event's
+    /// data, shared with other connections and written from the one
+    /// copy), then the tail with `seq` and the name at `shared[name]`.
+    /// The tail is written straight into the batch's glue (see
+    /// [`Layout`]), never built on its own.
+    Dispatch {
         shared: Arc<dyn AsRef<str> + Send + Sync>,
+        name: (u32, u32),
         from: usize,
-        tail: Tail,
+        seq: u64,
     },
 }
 
@@ -45,51 +48,67 @@ impl OutFrame {
         }
     }
 
-    /// A text frame of `head`, `shared[from..]` and `tail`.
+    /// The text frame of a dispatch numbered `seq` whose name is
+    /// `shared[name]` and whose data is `shared[from..]`.
     ///
     /// # Panics
-    /// If `from` is not a character boundary of `shared`.
-    pub(crate) fn text_around(
-        head: &'static str,
+    /// If `name` or `from` is not at character boundaries of `shared`, or
+    /// `name` ends past 4 GiB.
+    pub(crate) fn dispatch(
         shared: Arc<dyn AsRef<str> + Send + Sync>,
+        name: Range<usize>,
         from: usize,
-        tail: Tail,
+        seq: u64,
     ) -> Self {
+        let text = (*shared).as_ref();
         assert!(
-            (*shared).as_ref().is_char_boundary(from),
-            "text_around: not a char boundary"
+            text.get(name.clone()).is_some() && text.is_char_boundary(from),
+            "OutFrame::dispatch: not at char boundaries"
+        );
+        let name = (
+            u32::try_from(name.start).expect("name within 4 GiB"),
+            u32::try_from(name.end).expect("name within 4 GiB"),
         );
         OutFrame {
             binary: false,
-            payload: Payload::Around {
-                head,
+            payload: Payload::Dispatch {
                 shared,
+                name,
                 from,
-                tail,
+                seq,
             },
         }
+    }
+
+    /// A dispatch's name.
+    fn name_of(shared: &Arc<dyn AsRef<str> + Send + Sync>, name: (u32, u32)) -> &str {
+        &(**shared).as_ref()[name.0 as usize..name.1 as usize]
     }
 
     /// The payload's length in bytes.
     pub(super) fn len(&self) -> usize {
         match &self.payload {
             Payload::Owned(bytes) => bytes.len(),
-            Payload::Around {
-                head,
+            Payload::Dispatch {
                 shared,
+                name,
                 from,
-                tail,
-            } => head.len() + ((**shared).as_ref().len() - from) + tail.len(),
+                seq,
+            } => {
+                DISPATCH_HEAD.len()
+                    + ((**shared).as_ref().len() - from)
+                    + tail_len(Self::name_of(shared, *name), *seq)
+            }
         }
     }
 
     /// Appends what is written before the frame's middle: its header, and
-    /// the head of a shared middle.
+    /// a dispatch's head.
     fn push_prefix(&self, out: &mut Vec<u8>) {
         let (h, used) = data_header(self.binary, self.len());
         out.extend_from_slice(&h[..used]);
-        if let Payload::Around { head, .. } = &self.payload {
-            out.extend_from_slice(head.as_bytes());
+        if let Payload::Dispatch { .. } = &self.payload {
+            out.extend_from_slice(DISPATCH_HEAD.as_bytes());
         }
     }
 
@@ -97,14 +116,20 @@ impl OutFrame {
     fn middle(&self) -> &[u8] {
         match &self.payload {
             Payload::Owned(bytes) => bytes,
-            Payload::Around { shared, from, .. } => &(**shared).as_ref().as_bytes()[*from..],
+            Payload::Dispatch { shared, from, .. } => &(**shared).as_ref().as_bytes()[*from..],
         }
     }
 
-    /// Appends what is written after the frame's middle.
+    /// Appends what is written after the frame's middle: a dispatch's
+    /// tail.
     fn push_suffix(&self, out: &mut Vec<u8>) {
-        if let Payload::Around { tail, .. } = &self.payload {
-            out.extend_from_slice(tail);
+        if let Payload::Dispatch {
+            shared, name, seq, ..
+        } = &self.payload
+        {
+            tail_parts(Self::name_of(shared, *name), *seq, |part| {
+                out.extend_from_slice(part.as_bytes());
+            });
         }
     }
 }
@@ -298,30 +323,30 @@ mod tests {
     #[test]
     fn a_laid_out_batch_writes_each_frame_whole_however_it_is_cut() {
         let shared: Arc<dyn AsRef<str> + Send + Sync> =
-            Arc::new(format!("0123456789{}", "x".repeat(300)));
-        let tail = |t: &str| Tail::from_slice(t.as_bytes());
+            Arc::new(format!("READY0123456789{}", "x".repeat(300)));
         let frames = vec![
-            OutFrame::text_around("{h:", Arc::clone(&shared), 10, tail(",1}")),
+            OutFrame::dispatch(Arc::clone(&shared), 0..5, 15, 1),
             OutFrame::text("hello".to_owned()),
-            OutFrame::text_around("{h:", Arc::clone(&shared), 4, tail(",22}")),
+            OutFrame::dispatch(Arc::clone(&shared), 0..5, 9, 22),
             OutFrame::binary(vec![7; 70_000]),
-            OutFrame::text_around("", Arc::clone(&shared), 310, tail("")),
+            OutFrame::dispatch(Arc::clone(&shared), 5..5, 315, 0),
             OutFrame::text(String::new()),
-            OutFrame::text_around("{h:", shared, 0, tail(",333}")),
+            OutFrame::dispatch(shared, 1..3, 5, u64::MAX),
         ];
+        let dispatch = |middle: &str, seq: u64, name: &str| {
+            format!(r#"{{"op":0,"d":{middle},"s":{seq},"t":"{name}"}}"#).into_bytes()
+        };
+        let xs = "x".repeat(300);
         let want: Vec<(bool, Vec<u8>)> = vec![
-            (false, format!("{{h:{},1}}", "x".repeat(300)).into_bytes()),
+            (false, dispatch(&xs, 1, "READY")),
             (false, b"hello".to_vec()),
-            (
-                false,
-                format!("{{h:456789{},22}}", "x".repeat(300)).into_bytes(),
-            ),
+            (false, dispatch(&format!("456789{xs}"), 22, "READY")),
             (true, vec![7; 70_000]),
-            (false, Vec::new()),
+            (false, dispatch("", 0, "")),
             (false, Vec::new()),
             (
                 false,
-                format!("{{h:0123456789{},333}}", "x".repeat(300)).into_bytes(),
+                dispatch(&format!("0123456789{xs}"), u64::MAX, "EA"),
             ),
         ];
         let layout = Layout::new(&frames);
@@ -351,16 +376,10 @@ mod tests {
 
     #[test]
     fn a_write_the_socket_cannot_finish_leaves_exactly_the_unwritten_bytes() {
-        let shared: Arc<dyn AsRef<str> + Send + Sync> = Arc::new("y".repeat(5_000));
+        let shared: Arc<dyn AsRef<str> + Send + Sync> =
+            Arc::new(format!("NAME{}", "y".repeat(5_000)));
         let frames: Vec<OutFrame> = (0..40)
-            .map(|i| {
-                OutFrame::text_around(
-                    "{h:",
-                    Arc::clone(&shared),
-                    i * 7,
-                    Tail::from_slice(format!(",{i}}}").as_bytes()),
-                )
-            })
+            .map(|i| OutFrame::dispatch(Arc::clone(&shared), 0..4, 4 + i * 7, i as u64))
             .collect();
         let mut whole = Vec::new();
         let done = super::super::try_write_frames(&frames, |slices| {
