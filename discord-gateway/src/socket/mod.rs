@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use smallvec::SmallVec;
 use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -335,6 +336,8 @@ impl Socket {
             }
         }
         std::future::poll_fn(|cx| io.poll_flush(cx)).await?;
+        drop(slices);
+        drop(layout);
         *frames = Vec::new();
         Ok(())
     }
@@ -349,7 +352,8 @@ pub(crate) fn try_write_frames(
     mut writev: impl FnMut(&[IoSlice<'_>]) -> std::io::Result<usize>,
 ) -> std::io::Result<Option<Vec<u8>>> {
     let layout = write::Layout::new(frames);
-    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity((2 * frames.len() + 1).min(MAX_SLICES));
+    // On the stack: a writer's batch (at most `BATCH` frames) fits.
+    let mut slices: SmallVec<[IoSlice<'_>; 2 * crate::writer::BATCH + 1]> = SmallVec::new();
     let mut writes = Writes::new(&layout);
     while let Some(range) = writes.next() {
         slices.clear();
