@@ -28,6 +28,8 @@ use std::sync::{Arc, Weak};
 use tokio::net::TcpStream;
 
 use crate::gateway::Inner;
+use discord_store::LogBatch;
+
 use crate::hub::{Prepared, SessionHandle, lock};
 use crate::socket::{OutFrame, try_write_frames};
 
@@ -130,13 +132,18 @@ impl Writers {
 
 /// Numbers, logs and writes the queued events of the chunk's lent
 /// sessions; wakes the tasks of the others. Returns the sessions with more
-/// queued than one write took.
+/// queued than one write took. The chunk's events are claimed into one
+/// list and logged as one [`LogBatch`]: a few allocations per chunk, not
+/// two per session.
 async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
     let mut again = Vec::new();
-    let mut claimed: Vec<(Arc<SessionHandle>, Claimed)> = Vec::with_capacity(chunk.len());
+    let mut events: Vec<Arc<Prepared>> = Vec::new();
+    // Each claimed session, the number of its first event and how many
+    // of `events` are its own.
+    let mut claimed: Vec<(Arc<SessionHandle>, u64, usize)> = Vec::with_capacity(chunk.len());
     for handle in chunk {
-        match handle.claim(BATCH) {
-            Claim::Events(events) => claimed.push((handle, events)),
+        match handle.claim(BATCH, &mut events) {
+            Claim::Events { first, count } => claimed.push((handle, first, count)),
             // Another writer has it, and writes what is queued next.
             Claim::Nothing | Claim::Busy => {}
             // (Every session of a guild is swept for a run, also one the
@@ -148,30 +155,33 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     if claimed.is_empty() {
         return again;
     }
-    let batch = claimed
-        .iter()
-        .map(|(handle, events)| {
-            let entries = (events.first..)
-                .zip(&events.events)
-                .map(|(seq, event)| (seq, Arc::clone(event.entry())))
-                .collect();
-            (handle.session_id.as_str(), entries)
-        })
-        .collect();
+    let mut log = LogBatch::with_capacity(claimed.len(), events.len());
+    let mut rest = &events[..];
+    for (handle, first, count) in &claimed {
+        let (mine, after) = rest.split_at(*count);
+        rest = after;
+        log.push(
+            handle.session_id.as_str(),
+            (*first..)
+                .zip(mine)
+                .map(|(seq, e)| (seq, Arc::clone(e.entry()))),
+        );
+    }
     if let Err(e) = inner
         .stores
         .sessions
-        .append_batch(batch, inner.session_ttl())
+        .append_batch(log, inner.session_ttl())
         .await
     {
         tracing::warn!("replay log append failed: {e}");
     }
     let mut frames = Vec::new();
-    for (handle, events) in claimed {
+    let mut events = events.into_iter();
+    for (handle, first, count) in claimed {
         frames.clear();
         frames.extend(
-            (events.first..)
-                .zip(events.events)
+            (first..)
+                .zip(events.by_ref().take(count))
                 .map(|(seq, event)| dispatch_frame(seq, event)),
         );
         if handle.write_claimed(&frames) {
@@ -179,12 +189,6 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
         }
     }
     again
-}
-
-/// A session's claimed events, numbered from `first`.
-pub(crate) struct Claimed {
-    pub first: u64,
-    pub events: Vec<Arc<Prepared>>,
 }
 
 /// What [`SessionHandle::claim`] found.
@@ -197,14 +201,15 @@ pub(crate) enum Claim {
     /// Another writer is writing the session; it writes what was queued
     /// meanwhile when it is done.
     Busy,
-    /// Queued events, numbered, now this writer's to write.
-    Events(Claimed),
+    /// `count` queued events, numbered from `first`, now this writer's to
+    /// write (appended to the caller's list).
+    Events { first: u64, count: usize },
 }
 
 impl SessionHandle {
-    /// For a writer: claims up to `max` queued events of a lent session
-    /// and numbers them.
-    pub(crate) fn claim(&self, max: usize) -> Claim {
+    /// For a writer: claims up to `max` queued events of a lent session,
+    /// appending them to `out`, and numbers them.
+    pub(crate) fn claim(&self, max: usize, out: &mut Vec<Arc<Prepared>>) -> Claim {
         let mut slot = lock(&self.slot);
         if slot.owner == Owner::Writing {
             return Claim::Busy;
@@ -212,15 +217,16 @@ impl SessionHandle {
         if slot.owner != Owner::Lent || !matches!(slot.left, Left::Nothing) {
             return Claim::NotLent;
         }
-        let mut events = Vec::new();
-        self.take_events(max, &mut events);
-        if events.is_empty() {
+        let before = out.len();
+        self.take_events(max, out);
+        let count = out.len() - before;
+        if count == 0 {
             return Claim::Nothing;
         }
         slot.owner = Owner::Writing;
         let first = slot.seq + 1;
-        slot.seq += events.len() as u64;
-        Claim::Events(Claimed { first, events })
+        slot.seq += count as u64;
+        Claim::Events { first, count }
     }
 
     /// For a writer: writes the frames of claimed events and gives the

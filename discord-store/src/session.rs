@@ -10,6 +10,68 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
+/// One replay-log entry: a sequence number and the logged payload.
+pub type LogEntry = (u64, Arc<str>);
+
+/// Replay-log entries of several sessions, for
+/// [`SessionStore::append_batch`]: each session's entries in order, one
+/// session after another, in one list for the whole batch (not one list
+/// per session: the gateway logs a chunk of about a hundred sessions per
+/// call, many times a second).
+#[derive(Debug, Default)]
+pub struct LogBatch<'a> {
+    /// Each session's ID and how many of `entries` are its own.
+    sessions: Vec<(&'a str, usize)>,
+    entries: Vec<LogEntry>,
+}
+
+impl<'a> LogBatch<'a> {
+    /// An empty batch with room for `sessions` sessions and `entries`
+    /// entries in all.
+    pub fn with_capacity(sessions: usize, entries: usize) -> Self {
+        LogBatch {
+            sessions: Vec::with_capacity(sessions),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Adds a session's entries, `(seq, payload)` in order. A session
+    /// without any is left out.
+    pub fn push(
+        &mut self,
+        session_id: &'a str,
+        entries: impl IntoIterator<Item = (u64, Arc<str>)>,
+    ) {
+        let before = self.entries.len();
+        self.entries.extend(entries);
+        let n = self.entries.len() - before;
+        if n > 0 {
+            self.sessions.push((session_id, n));
+        }
+    }
+
+    /// Whether no session has entries.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Each session with its entries, in the order they were pushed.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &[(u64, Arc<str>)])> {
+        let mut rest = &self.entries[..];
+        self.sessions.iter().map(move |&(id, n)| {
+            let (mine, after) = rest.split_at(n);
+            rest = after;
+            (id, mine)
+        })
+    }
+
+    /// The sessions (each with how many entries are its own) and all the
+    /// entries, for a store that keeps the entries themselves.
+    pub fn into_parts(self) -> (Vec<(&'a str, usize)>, Vec<LogEntry>) {
+        (self.sessions, self.entries)
+    }
+}
+
 /// The resumable state of a gateway session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -87,13 +149,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// whole batch where the backend allows it (the gateway logs what it
     /// is about to write to a whole sweep of sessions together). On an
     /// error, some sessions' entries may have been appended and others not.
-    async fn append_batch(
-        &self,
-        batch: Vec<(&str, Vec<(u64, Arc<str>)>)>,
-        ttl: Duration,
-    ) -> Result<()> {
-        for (session_id, entries) in batch {
-            self.append_many(session_id, entries, ttl).await?;
+    async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
+        let (sessions, entries) = batch.into_parts();
+        let mut entries = entries.into_iter();
+        for (session_id, n) in sessions {
+            let mine = entries.by_ref().take(n).collect();
+            self.append_many(session_id, mine, ttl).await?;
         }
         Ok(())
     }
@@ -124,4 +185,28 @@ pub(crate) fn replay_from<P: AsRef<str>>(
             .map(|(s, p)| (s, p.as_ref().to_owned()))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_batch_keeps_each_sessions_entries_apart_and_in_order() {
+        let entry = |s: &str| -> Arc<str> { s.into() };
+        let mut batch = LogBatch::with_capacity(3, 4);
+        batch.push("a", [(1, entry("a1")), (2, entry("a2"))]);
+        batch.push("empty", []);
+        batch.push("b", [(7, entry("b7"))]);
+        batch.push("a", [(3, entry("a3"))]);
+        let seen: Vec<(&str, Vec<u64>)> = batch
+            .iter()
+            .map(|(id, entries)| (id, entries.iter().map(|(seq, _)| *seq).collect()))
+            .collect();
+        assert_eq!(seen, [("a", vec![1, 2]), ("b", vec![7]), ("a", vec![3])]);
+        let (sessions, entries) = batch.into_parts();
+        assert_eq!(sessions, [("a", 2), ("b", 1), ("a", 1)]);
+        assert_eq!(&*entries[2].1, "b7");
+        assert!(LogBatch::default().is_empty());
+    }
 }

@@ -43,12 +43,14 @@ fn event(id: u64, size: usize) -> Arc<Prepared> {
 /// Claims and writes what the session has queued, as a loop does, with
 /// the frames' sequence numbers; returns whether the write stalled.
 fn loop_write(handle: &SessionHandle) -> (Vec<u64>, bool) {
-    let Claim::Events(claimed) = handle.claim(super::BATCH) else {
+    let mut events = Vec::new();
+    let Claim::Events { first, count } = handle.claim(super::BATCH, &mut events) else {
         panic!("the session is lent and has events");
     };
-    let seqs = (claimed.first..).take(claimed.events.len()).collect();
-    let frames: Vec<_> = (claimed.first..)
-        .zip(claimed.events)
+    assert_eq!(count, events.len());
+    let seqs = (first..).take(count).collect();
+    let frames: Vec<_> = (first..)
+        .zip(events)
         .map(|(seq, e)| dispatch_frame(seq, e))
         .collect();
     handle.write_claimed(&frames);
@@ -99,7 +101,10 @@ async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
     let (seqs, stalled) = loop_write(&h);
     assert_eq!(seqs, [6, 7, 8]);
     assert!(!stalled);
-    assert!(matches!(h.claim(super::BATCH), Claim::Nothing));
+    assert!(matches!(
+        h.claim(super::BATCH, &mut Vec::new()),
+        Claim::Nothing
+    ));
     let frames: Vec<Vec<u8>> = [(6, 1), (7, 2), (8, 3)]
         .into_iter()
         .map(|(s, id)| {
@@ -122,7 +127,7 @@ async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
     assert!(h.take_back().await.is_none(), "taken back already");
     h.queue(event(4, 10));
     assert!(
-        matches!(h.claim(super::BATCH), Claim::NotLent),
+        matches!(h.claim(super::BATCH, &mut Vec::new()), Claim::NotLent),
         "loops leave a session to the task that holds it"
     );
 }
@@ -150,7 +155,7 @@ async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order()
     assert!(stalled);
     h.queue(event(next, 10));
     assert!(
-        matches!(h.claim(super::BATCH), Claim::NotLent),
+        matches!(h.claim(super::BATCH, &mut Vec::new()), Claim::NotLent),
         "no loop writes after an unfinished write"
     );
     // The task is told, and takes the rest.
@@ -182,7 +187,8 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
     let h = handle();
     h.lend(0, &server);
     h.queue(event(1, 10));
-    let Claim::Events(claimed) = h.claim(super::BATCH) else {
+    let mut events = Vec::new();
+    let Claim::Events { first, .. } = h.claim(super::BATCH, &mut events) else {
         panic!("events claimed")
     };
     let waiting = Arc::clone(&h);
@@ -193,8 +199,8 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
             .is_err(),
         "the task waits while the loop logs and writes"
     );
-    let frames: Vec<_> = (claimed.first..)
-        .zip(claimed.events)
+    let frames: Vec<_> = (first..)
+        .zip(events)
         .map(|(seq, e)| dispatch_frame(seq, e))
         .collect();
     h.write_claimed(&frames);

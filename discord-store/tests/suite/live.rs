@@ -7,7 +7,7 @@ use discord_proto::Snowflake;
 use discord_proto::model::{Activity, ClientStatus, Status};
 use discord_store::presence::PresenceRecord;
 use discord_store::session::{Replay, SessionRecord};
-use discord_store::{PresenceStore, PubSub, SessionStore, Topic};
+use discord_store::{LogBatch, PresenceStore, PubSub, SessionStore, Topic};
 
 use super::namespace;
 
@@ -162,20 +162,17 @@ pub async fn batch_append(store: &dyn SessionStore, capacity: u64) {
     let rounds = capacity / 4 + 3;
     let mut next = vec![1u64; ids.len()];
     for _ in 0..rounds {
-        let batch = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                let entries = (0..i as u64)
-                    .map(|k| (next[i] + k, payload(i, next[i] + k)))
-                    .collect();
-                next[i] += i as u64;
-                (id.as_str(), entries)
-            })
-            .collect();
+        let mut batch = LogBatch::default();
+        for (i, id) in ids.iter().enumerate() {
+            batch.push(
+                id,
+                (0..i as u64).map(|k| (next[i] + k, payload(i, next[i] + k))),
+            );
+            next[i] += i as u64;
+        }
         store.append_batch(batch, ttl).await.unwrap();
     }
-    store.append_batch(Vec::new(), ttl).await.unwrap();
+    store.append_batch(LogBatch::default(), ttl).await.unwrap();
     for (i, id) in ids.iter().enumerate() {
         let last = next[i] - 1;
         assert_eq!(
@@ -194,16 +191,10 @@ pub async fn batch_append(store: &dyn SessionStore, capacity: u64) {
     }
     // A batch naming an unsaved session logs for the others all the same.
     let unknown = format!("b{ns}-unknown");
-    store
-        .append_batch(
-            vec![
-                (unknown.as_str(), vec![(1, payload(9, 1))]),
-                (ids[1].as_str(), vec![(next[1], payload(1, next[1]))]),
-            ],
-            ttl,
-        )
-        .await
-        .unwrap();
+    let mut batch = LogBatch::with_capacity(2, 3);
+    batch.push(&unknown, [(1, payload(9, 1)), (2, payload(9, 2))]);
+    batch.push(&ids[1], [(next[1], payload(1, next[1]))]);
+    store.append_batch(batch, ttl).await.unwrap();
     let Replay::Events(events) = store.replay_after(&ids[1], next[1] - 1).await.unwrap() else {
         panic!("expected events")
     };

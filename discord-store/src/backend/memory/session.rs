@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::log::Log;
 use crate::Result;
-use crate::session::{Replay, SessionRecord, SessionStore, replay_from};
+use crate::session::{LogBatch, Replay, SessionRecord, SessionStore, replay_from};
 
 struct Entry {
     record: Option<SessionRecord>,
@@ -238,25 +238,17 @@ impl SessionStore for MemorySessions {
         Ok(())
     }
 
-    /// One clock reading for the batch, and each shard locked once.
-    async fn append_batch(
-        &self,
-        batch: Vec<(&str, Vec<(u64, Arc<str>)>)>,
-        ttl: Duration,
-    ) -> Result<()> {
+    /// One clock reading for the batch; the entries are kept, not cloned.
+    async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
         let now = Instant::now();
-        let mut batch: Vec<(usize, &str, Vec<(u64, Arc<str>)>)> = batch
-            .into_iter()
-            .map(|(id, entries)| (self.shard_of(id), id, entries))
-            .collect();
-        batch.sort_by_key(|(shard, _, _)| *shard);
-        let mut batch = batch.into_iter().peekable();
-        while let Some((index, id, entries)) = batch.next() {
-            let mut shard = self.lock_shard(index);
-            self.append_locked(&mut shard, id, entries.into_iter(), now, ttl);
-            while let Some((_, id, entries)) = batch.next_if(|(s, _, _)| *s == index) {
-                self.append_locked(&mut shard, id, entries.into_iter(), now, ttl);
-            }
+        let (sessions, entries) = batch.into_parts();
+        let mut entries = entries.into_iter();
+        for (id, n) in sessions {
+            let mut mine = entries.by_ref().take(n);
+            let mut shard = self.lock(id);
+            self.append_locked(&mut shard, id, &mut mine, now, ttl);
+            // Whatever it did not take is this session's, not the next's.
+            mine.for_each(drop);
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use redis::{AsyncCommands, Script};
 
 use super::{RedisStore, map_err};
 use crate::Result;
-use crate::session::{Replay, SessionRecord, SessionStore, replay_from};
+use crate::session::{LogBatch, Replay, SessionRecord, SessionStore, replay_from};
 
 /// KEYS: session hash, log list. ARGV: record json, seq, ttl ms.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
@@ -157,11 +157,7 @@ impl SessionStore for RedisStore {
 
     /// One pipeline for the whole batch: the script is loaded first (a
     /// no-op when Redis has it), then run once per session by its hash.
-    async fn append_batch(
-        &self,
-        batch: Vec<(&str, Vec<(u64, Arc<str>)>)>,
-        ttl: Duration,
-    ) -> Result<()> {
+    async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
         let script = &*APPEND_MANY;
         let ttl = ttl_ms(ttl);
         let mut pipe = redis::pipe();
@@ -170,10 +166,7 @@ impl SessionStore for RedisStore {
             .arg(APPEND_MANY_CODE)
             .ignore();
         let mut calls = 0;
-        for (session_id, entries) in &batch {
-            if entries.is_empty() {
-                continue;
-            }
+        for (session_id, entries) in batch.iter() {
             let (hash, log) = self.session_keys(session_id);
             let call = pipe
                 .cmd("EVALSHA")
