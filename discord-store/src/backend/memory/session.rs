@@ -298,6 +298,55 @@ mod tests {
         );
     }
 
+    /// Many sessions over every shard: each is found by its own ID, gets
+    /// its own record and log back, and deleting some leaves the others.
+    #[tokio::test]
+    async fn every_session_is_found_by_its_own_id() {
+        let store = MemorySessions::new(8);
+        let ttl = Duration::from_secs(60);
+        let record = |n: u64| SessionRecord {
+            session_id: format!("session-{n:04}"),
+            user_id: discord_proto::Snowflake::new(1000 + n),
+            intents: n,
+            shard: [0, 1],
+            seq: 0,
+            node_id: None,
+        };
+        for n in 0..2000 {
+            store.save(&record(n), ttl).await.unwrap();
+            let entries = vec![(1, Arc::<str>::from(format!("event of {n}")))];
+            store
+                .append_many(&record(n).session_id, entries, ttl)
+                .await
+                .unwrap();
+        }
+        assert!(
+            store
+                .shards
+                .iter()
+                .all(|s| s.lock().unwrap().map.len() > 50),
+            "the sessions are spread over every shard"
+        );
+        for n in (0..2000).step_by(2) {
+            store.delete(&record(n).session_id).await.unwrap();
+        }
+        for n in 0..2000 {
+            let id = record(n).session_id;
+            let got = store.get(&id).await.unwrap();
+            let replay = store.replay_after(&id, 0).await.unwrap();
+            if n % 2 == 0 {
+                assert_eq!(got, None, "{id} was deleted");
+                assert_eq!(replay, Replay::UnknownSession, "{id}");
+            } else {
+                let got = got.unwrap_or_else(|| panic!("{id} is missing"));
+                assert_eq!((got.session_id.as_str(), got.intents), (id.as_str(), n));
+                assert_eq!(got.seq, 1, "{id}: the log's last seq");
+                assert_eq!(replay, Replay::Events(vec![(1, format!("event of {n}"))]));
+            }
+        }
+        assert_eq!(store.len(), 1000);
+    }
+
     /// One event logged by many sessions is kept once, not once per
     /// session: the logs hold the same shared payload.
     #[tokio::test]
