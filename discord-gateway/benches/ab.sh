@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Alternating A/B rounds of two builds of a fanout bench (`gateway_load` or
+# `loopback_floor`), with a summary per side.
+#
+#   discord-gateway/benches/ab.sh A B ROUNDS [bench arguments...]
+#
+# A and B are each a bench binary, optionally preceded by environment
+# settings for a trial switch: "/tmp/gl_new", or "LANES=2 /tmp/gl_trial".
+# Copy each binary out of target/release/deps first: cargo rebuilds that
+# path. The runs go A, B, A, B...: on a shared two-core machine p99 spreads
+# about 2x from run to run, so one pair says little, and a side that ran
+# while the machine was slow must have had its turn on the same minutes as
+# the other. Two sides that are the same binary with the same settings are
+# refused (an A/B of a stale copy once passed for a result).
+#
+# Example, four rounds at 1 M deliveries/s:
+#   discord-gateway/benches/ab.sh /tmp/gl_main /tmp/gl_new 4 \
+#       --sessions 5000 --rate 200 --warmup 6 --seconds 10
+set -euo pipefail
+
+if [ $# -lt 3 ]; then
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+fi
+side_a=$1 side_b=$2 rounds=$3
+shift 3
+
+# The binary of a side (its last word) and its settings (the words before).
+binary() { local words; read -ra words <<<"$1"; echo "${words[-1]}"; }
+settings() { local words; read -ra words <<<"$1"; echo "${words[@]:0:${#words[@]}-1}"; }
+
+for side in "$side_a" "$side_b"; do
+    [ -x "$(binary "$side")" ] || { echo "ab.sh: $(binary "$side") is not an executable" >&2; exit 2; }
+done
+if cmp -s "$(binary "$side_a")" "$(binary "$side_b")" &&
+    [ "$(settings "$side_a")" = "$(settings "$side_b")" ]; then
+    echo "ab.sh: A and B are the same binary with the same settings" >&2
+    exit 2
+fi
+
+# One run of a side; prints "cpu_us per_write p50_ms p99_ms" (a dash for a
+# figure the bench did not print), and the run's output when it failed.
+run() {
+    local out
+    # shellcheck disable=SC2046 # the settings are words on purpose
+    if ! out=$(env $(settings "$1") "$(binary "$1")" "${@:2}" 2>&1); then
+        echo "ab.sh: a run of '$1' failed:" >&2
+        echo "$out" >&2
+        return 1
+    fi
+    awk '
+        /µs per deliver/ && cpu == "" { for (i = 1; i < NF; i++) if ($(i + 1) == "µs") { cpu = $i; break } }
+        /deliveries per write/ && per == "" { for (i = 2; i <= NF; i++) if ($i == "deliveries" && $(i + 1) ~ /^per/) { per = $(i - 1); break } }
+        /latency/ && p50 == "" {
+            for (i = 1; i < NF; i++) {
+                if ($i == "p50") p50 = $(i + 1)
+                if ($i == "p99") p99 = $(i + 1)
+            }
+            gsub(/[^0-9.]/, "", p50); gsub(/[^0-9.]/, "", p99)
+        }
+        END { printf "%s %s %s %s\n", (cpu == "" ? "-" : cpu), (per == "" ? "-" : per), (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99) }
+    ' <<<"$out"
+}
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+printf '%-5s %-4s %12s %10s %9s %9s\n' round side "µs/delivery" "per write" "p50 ms" "p99 ms"
+for round in $(seq 1 "$rounds"); do
+    for side in A B; do
+        if [ "$side" = A ]; then spec=$side_a; else spec=$side_b; fi
+        line=$(run "$spec" "$@")
+        echo "$side $line" >>"$results"
+        # shellcheck disable=SC2086 # four figures
+        printf '%-5s %-4s %12s %10s %9s %9s\n' "$round" "$side" $line
+    done
+done
+
+echo
+echo "A: $side_a"
+echo "B: $side_b"
+printf '%-4s %-20s %-20s %-20s %-20s\n' side "µs/delivery" "per write" "p50 ms" "p99 ms"
+for side in A B; do
+    cells=()
+    for col in 2 3 4 5; do
+        cells+=("$(awk -v s="$side" -v c="$col" '$1 == s && $c != "-" { print $c }' "$results" |
+            sort -g | awk '{ v[NR] = $1 } END {
+                if (NR == 0) { print "-"; exit }
+                m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                printf "%g (%g-%g)\n", m, v[1], v[NR]
+            }')")
+    done
+    printf '%-4s %-20s %-20s %-20s %-20s\n' "$side" "${cells[@]}"
+done
+echo "(median, then the range, over $rounds rounds)"
