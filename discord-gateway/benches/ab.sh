@@ -51,12 +51,23 @@ run() {
     awk '
         /µs per deliver/ && cpu == "" { for (i = 1; i < NF; i++) if ($(i + 1) == "µs") { cpu = $i; break } }
         /deliveries per write/ && per == "" { for (i = 2; i <= NF; i++) if ($i == "deliveries" && $(i + 1) ~ /^per/) { per = $(i - 1); break } }
+        # A latency in milliseconds, from "80.3ms", "1.1s", "950µs" or
+        # "71.8 ms" (the unit in the next word).
+        function ms(value, next_word,    unit, n) {
+            n = value; sub(/[^0-9.].*$/, "", n)
+            unit = value; sub(/^[0-9.]+/, "", unit)
+            if (unit == "") unit = next_word
+            sub(/[,;]$/, "", unit)
+            if (unit == "s") return n * 1000
+            if (unit == "µs" || unit == "us") return n / 1000
+            if (unit == "ns") return n / 1000000
+            return n + 0
+        }
         /latency/ && p50 == "" {
             for (i = 1; i < NF; i++) {
-                if ($i == "p50") p50 = $(i + 1)
-                if ($i == "p99") p99 = $(i + 1)
+                if ($i == "p50") p50 = ms($(i + 1), $(i + 2))
+                if ($i == "p99") p99 = ms($(i + 1), $(i + 2))
             }
-            gsub(/[^0-9.]/, "", p50); gsub(/[^0-9.]/, "", p99)
         }
         END { printf "%s %s %s %s\n", (cpu == "" ? "-" : cpu), (per == "" ? "-" : per), (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99) }
     ' <<<"$out"
