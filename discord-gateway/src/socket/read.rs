@@ -364,4 +364,134 @@ mod tests {
             [Incoming::Text(vec![b'a'; 1000])]
         );
     }
+
+    /// Generated streams: any mix of frames, valid or not, and valid
+    /// conversations.
+    mod generated {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A frame with any header bits: FIN, RSV1, opcode, masked or not.
+        fn any_frame() -> impl Strategy<Value = Vec<u8>> {
+            (
+                any::<bool>(),
+                prop::sample::select(vec![0u8, 1, 2, 3, 8, 9, 10, 0xb]),
+                prop::bool::weighted(0.9),
+                prop::bool::weighted(0.05),
+                prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..200),
+                    "[a-z\u{e9}\u{1f600}]{0,60}".prop_map(String::into_bytes),
+                    (1000u16..1016, "[a-z]{0,5}").prop_map(|(code, reason)| {
+                        [code.to_be_bytes().to_vec(), reason.into_bytes()].concat()
+                    }),
+                ],
+            )
+                .prop_map(|(fin, opcode, masked, rsv1, payload)| {
+                    let mut f = frame(fin, opcode, &payload);
+                    if rsv1 {
+                        f[0] |= 0x40;
+                    }
+                    if !masked {
+                        // Drop the mask bit and key, and unmask the payload.
+                        let key_at = f.len() - payload.len() - 4;
+                        f[1] &= 0x7f;
+                        f.drain(key_at..key_at + 4);
+                        let body = f.len() - payload.len();
+                        f[body..].copy_from_slice(&payload);
+                    }
+                    f
+                })
+        }
+
+        /// Cut points that split `len` bytes into feeds.
+        fn cuts() -> impl Strategy<Value = Vec<usize>> {
+            prop::collection::vec(1usize..64, 0..40)
+        }
+
+        /// Feeds `bytes` in pieces of the sizes in `cuts` (the rest at
+        /// once), taking every message after each piece; stops at the
+        /// first error.
+        fn outcome(max: usize, bytes: &[u8], cuts: &[usize]) -> (Vec<Incoming>, Option<ReadError>) {
+            let mut reader = Reader::new(max);
+            let mut got = Vec::new();
+            let mut rest = bytes;
+            let mut sizes = cuts.iter().copied();
+            while !rest.is_empty() {
+                let n = sizes.next().unwrap_or(rest.len()).min(rest.len());
+                reader.feed(&rest[..n]);
+                rest = &rest[n..];
+                loop {
+                    match reader.next() {
+                        Ok(Some(m)) => got.push(m),
+                        Ok(None) => break,
+                        Err(e) => return (got, Some(e)),
+                    }
+                }
+            }
+            (got, None)
+        }
+
+        proptest! {
+            /// Whatever a client sends, and however the bytes arrive, the
+            /// reader gives the same messages and the same error as when
+            /// they arrive at once, and never panics.
+            #[test]
+            fn any_stream_reads_the_same_however_it_is_cut(
+                frames in prop::collection::vec(any_frame(), 0..12),
+                cuts in cuts(),
+                max in prop::sample::select(vec![16usize, 150, 4096]),
+            ) {
+                let bytes = frames.concat();
+                let whole = outcome(max, &bytes, &[]);
+                let cut = outcome(max, &bytes, &cuts);
+                prop_assert_eq!(whole, cut);
+            }
+
+            /// A valid conversation (messages, some fragmented, with pings
+            /// between the fragments) comes out as exactly its messages.
+            #[test]
+            fn valid_conversations_come_out_whole(
+                messages in prop::collection::vec(
+                    (
+                        any::<bool>(),
+                        "[ -~\u{e9}\u{1f600}]{0,300}",
+                        prop::collection::vec(1usize..80, 0..4),
+                    ),
+                    0..8,
+                ),
+                cuts in cuts(),
+            ) {
+                let mut bytes = Vec::new();
+                let mut expected = Vec::new();
+                for (text, body, pieces) in &messages {
+                    let body = body.as_bytes();
+                    let opcode = if *text { 1 } else { 2 };
+                    // Split the body at the piece sizes; a ping after each
+                    // fragment but the last.
+                    let mut at = 0;
+                    let mut first = true;
+                    for size in pieces {
+                        if at + size >= body.len() {
+                            break;
+                        }
+                        bytes.extend(frame(false, if first { opcode } else { 0 }, &body[at..at + size]));
+                        bytes.extend(frame(true, 9, b"p"));
+                        expected.push(Incoming::Ping(b"p".to_vec()));
+                        at += size;
+                        first = false;
+                    }
+                    bytes.extend(frame(true, if first { opcode } else { 0 }, &body[at..]));
+                    expected.push(if *text {
+                        Incoming::Text(body.to_vec())
+                    } else {
+                        Incoming::Binary(body.to_vec())
+                    });
+                }
+                let (got, error) = outcome(4096, &bytes, &cuts);
+                prop_assert_eq!(error, None);
+                prop_assert_eq!(got, expected);
+            }
+        }
+    }
 }
