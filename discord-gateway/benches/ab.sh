@@ -8,10 +8,10 @@
 # settings for a trial switch: "/tmp/gl_new", or "LANES=2 /tmp/gl_trial".
 # Copy each binary out of target/release/deps first: cargo rebuilds that
 # path. The runs go A, B, A, B...: on a shared two-core machine p99 spreads
-# about 2x from run to run, so one pair says little, and a side that ran
-# while the machine was slow must have had its turn on the same minutes as
-# the other. Two sides that are the same binary with the same settings are
-# refused (an A/B of a stale copy once passed for a result).
+# about 2x from run to run, so one pair says little, and alternating gives
+# each side its share of the machine's slow minutes. Two sides that are the
+# same binary with the same settings are refused (an A/B of a stale copy
+# once passed for a result).
 #
 # Example, four rounds at 1 M deliveries/s:
 #   discord-gateway/benches/ab.sh /tmp/gl_main /tmp/gl_new 4 \
@@ -19,7 +19,7 @@
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 side_a=$1 side_b=$2 rounds=$3
