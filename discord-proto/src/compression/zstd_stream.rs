@@ -142,13 +142,24 @@ mod tests {
         ));
     }
 
+    /// A decoder that refuses windows over 2^WINDOW_LOG.
+    fn small_window_decoder() -> ZstdStreamDecoder {
+        let mut inner = RawDecoder::new().unwrap();
+        inner
+            .set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(WINDOW_LOG))
+            .unwrap();
+        ZstdStreamDecoder {
+            inner,
+            max_message: 1 << 20,
+        }
+    }
+
     /// The stream's window is the small one: a decoder that refuses
     /// windows over 2^WINDOW_LOG reads it (at zstd's defaults the frame
     /// declares a 2 MiB window, and such a decoder refuses it), and what
     /// one message repeats of the one before still shrinks it.
     #[test]
     fn the_stream_keeps_a_small_window_and_still_compresses_across_messages() {
-        use zstd::zstd_safe::DParameter;
         let messages: Vec<String> = (0..200)
             .map(|i| {
                 format!(
@@ -158,14 +169,7 @@ mod tests {
                 )
             })
             .collect();
-        let mut small = RawDecoder::new().unwrap();
-        small
-            .set_parameter(DParameter::WindowLogMax(WINDOW_LOG))
-            .unwrap();
-        let mut dec = ZstdStreamDecoder {
-            inner: small,
-            max_message: 1 << 20,
-        };
+        let mut dec = small_window_decoder();
         let mut enc = ZstdStreamEncoder::new().unwrap();
         let mut sizes = Vec::new();
         for m in &messages {
@@ -183,14 +187,7 @@ mod tests {
         let mut wide = ZstdStreamEncoder {
             inner: RawEncoder::new(zstd::DEFAULT_COMPRESSION_LEVEL).unwrap(),
         };
-        let mut small = RawDecoder::new().unwrap();
-        small
-            .set_parameter(DParameter::WindowLogMax(WINDOW_LOG))
-            .unwrap();
-        let mut dec = ZstdStreamDecoder {
-            inner: small,
-            max_message: 1 << 20,
-        };
+        let mut dec = small_window_decoder();
         let frame = wide.encode(messages[0].as_bytes()).unwrap();
         assert!(dec.push(&frame).is_err(), "the default window is refused");
     }
