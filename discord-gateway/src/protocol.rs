@@ -125,6 +125,12 @@ impl Protocol {
         self.phase
     }
 
+    /// When the client's last heartbeat arrived (the connection's start
+    /// until one has).
+    pub fn last_heartbeat(&self) -> Instant {
+        self.last_heartbeat
+    }
+
     /// The sequence number of the last dispatch sent.
     pub fn seq(&self) -> u64 {
         self.seq

@@ -297,10 +297,10 @@ async fn next_decoded(
     }
 }
 
-#[tokio::test]
-async fn zlib_stream_compresses_every_payload() {
+/// A zlib-stream session on `n` through READY and GUILD_CREATE, each
+/// checked, and its decoder.
+async fn zlib_session(n: &Node) -> (Ws, discord_proto::compression::Decoder) {
     use discord_proto::compression::{Decoder, TransportCompression};
-    let n = single().await;
     let url = format!("ws://{}/?v=10&encoding=json&compress=zlib-stream", n.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let mut decoder = Decoder::new(TransportCompression::ZlibStream, 1 << 20).unwrap();
@@ -313,6 +313,64 @@ async fn zlib_stream_compresses_every_payload() {
         next_decoded(&mut ws, &mut decoder).await["t"],
         "GUILD_CREATE"
     );
+    (ws, decoder)
+}
+
+#[tokio::test]
+async fn zlib_stream_compresses_every_payload() {
+    zlib_session(&single().await).await;
+}
+
+/// The next binary frame's bytes, and the message they complete.
+async fn next_binary(
+    ws: &mut Ws,
+    decoder: &mut discord_proto::compression::Decoder,
+) -> (Vec<u8>, serde_json::Value) {
+    match futures::StreamExt::next(ws).await.unwrap().unwrap() {
+        Message::Binary(b) => {
+            let out = decoder.push(&b).unwrap().expect("one message per frame");
+            (b.to_vec(), serde_json::from_slice(&out).unwrap())
+        }
+        other => panic!("expected binary, got {other:?}"),
+    }
+}
+
+/// A zlib-stream connection that carries only heartbeats lets its
+/// compressor go at the second heartbeat: that ACK is a stored deflate
+/// block, which needs none. The next dispatch makes a new one on the same
+/// stream, and the stream decodes throughout.
+#[tokio::test]
+async fn zlib_stream_releases_an_idle_compressor_between_heartbeats() {
+    use discord_proto::compression::Decoder;
+    // A stored block (header byte 0, length, its complement, the bytes),
+    // then the sync flush's empty one.
+    let ack = br#"{"op":11,"d":null,"s":null,"t":null}"#;
+    let mut stored_ack = vec![0, ack.len() as u8, 0, !(ack.len() as u8), 0xff];
+    stored_ack.extend_from_slice(ack);
+    stored_ack.extend_from_slice(&[0, 0, 0, 0xff, 0xff]);
+    let stored_ack = &stored_ack[..];
+    let n = single().await;
+    let (mut ws, mut decoder) = zlib_session(&n).await;
+    let heartbeat = async |ws: &mut Ws, decoder: &mut Decoder| {
+        ws.send(Message::text(r#"{"op":1,"d":2}"#)).await.unwrap();
+        let (bytes, ack) = next_binary(ws, decoder).await;
+        assert_eq!(ack["op"], 11);
+        bytes
+    };
+    // READY and GUILD_CREATE came since the connection started: the
+    // compressor stays, and compresses the ACK.
+    assert_ne!(heartbeat(&mut ws, &mut decoder).await, stored_ack);
+    // Nothing but that ACK since the last heartbeat: released.
+    assert_eq!(heartbeat(&mut ws, &mut decoder).await, stored_ack);
+    assert_eq!(heartbeat(&mut ws, &mut decoder).await, stored_ack);
+    // A dispatch needs a compressor again; the stream carries on.
+    n.gateway.publish(&message(1, 10)).await.unwrap();
+    let (bytes, event) = next_binary(&mut ws, &mut decoder).await;
+    assert_eq!(event["t"], "MESSAGE_CREATE");
+    assert_eq!(event["d"]["content"], "message 1");
+    assert!(bytes.len() < event["d"].to_string().len(), "compressed");
+    assert_ne!(heartbeat(&mut ws, &mut decoder).await, stored_ack);
+    assert_eq!(heartbeat(&mut ws, &mut decoder).await, stored_ack);
 }
 
 #[tokio::test]

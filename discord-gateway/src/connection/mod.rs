@@ -247,7 +247,15 @@ impl Conn {
                             return self.ended_without_socket();
                         }
                     };
+                    let beat = self.proto.last_heartbeat();
                     let step = self.proto.receive(&bytes, Instant::now());
+                    if self.proto.last_heartbeat() != beat
+                        && let Some(encoder) = self.encoder.as_mut()
+                    {
+                        // An idle connection's compressor is let go
+                        // between heartbeats (the ACK then needs none).
+                        encoder.release_if_idle();
+                    }
                     if let Some(end) = Box::pin(self.step(step, true)).await {
                         return end;
                     }

@@ -113,6 +113,17 @@ impl Encoder {
             Encoder::Zstd(e) => e.encode(message),
         }
     }
+
+    /// Frees the compressor's memory if the connection has been idle since
+    /// the last call (see [`ZlibStreamEncoder::release_if_idle`]); returns
+    /// whether the encoder now holds none. A zstd frame cannot be carried
+    /// on by a new context, so a zstd encoder keeps its own (about 120 KB).
+    pub fn release_if_idle(&mut self) -> bool {
+        match self {
+            Encoder::Zlib(e) => e.release_if_idle(),
+            Encoder::Zstd(_) => false,
+        }
+    }
 }
 
 /// Either decoder, chosen at run time.
