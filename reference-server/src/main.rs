@@ -7,6 +7,12 @@ use clap::Parser;
 use reference_server::{Config, Flags, Server};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc returns what connections free to the system; with glibc's
+/// malloc it stays resident (docs/benchmarks.md, ninth session).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match Config::from_flags(Flags::parse()) {
@@ -18,6 +24,12 @@ async fn main() -> ExitCode {
     };
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Freed pages go back to the system from jemalloc's own threads, also
+    // while the server idles (without them, only when it allocates again).
+    #[cfg(not(target_env = "msvc"))]
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!("jemalloc background threads unavailable: {e}");
+    }
     let mode = if config.cluster.any() {
         "cluster"
     } else {

@@ -9,7 +9,8 @@
 //! cargo bench -p discord-gateway --bench gateway_load -- --sessions 5000 --rate 200 --seconds 20
 //! # the same after 6 s of unmeasured posting (every replay log full)
 //! cargo bench -p discord-gateway --bench gateway_load -- --sessions 5000 --rate 200 --warmup 6 --seconds 10
-//! # add --compress zlib-stream for transport compression
+//! # add --compress zlib-stream for transport compression; --hold 100 reads
+//! # the RSS again after 100 s of heartbeats only
 //! ```
 //!
 //! Reports sessions held, server RSS per session (RSS after connecting
@@ -26,6 +27,12 @@
 //! WebSocket upgrade and frame parsing itself (see `raw_ws.rs`) and checks
 //! every frame it receives.
 #![allow(missing_docs)]
+
+/// The reference server's allocator, so that RSS and CPU figures are
+/// the ones it would give.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod http_post;
 mod probe;
@@ -66,6 +73,9 @@ struct Args {
     rate: u64,
     seconds: u64,
     warmup: u64,
+    /// Seconds to hold the sessions idle (heartbeats only) before reading
+    /// the server's RSS again.
+    hold: u64,
     compress: Option<TransportCompression>,
 }
 
@@ -75,6 +85,7 @@ fn args() -> Args {
         rate: 200,
         seconds: 10,
         warmup: 0,
+        hold: 0,
         compress: None,
     };
     let mut it = std::env::args().skip(1);
@@ -85,6 +96,7 @@ fn args() -> Args {
             "--rate" => a.rate = val().parse().unwrap(),
             "--seconds" => a.seconds = val().parse().unwrap(),
             "--warmup" => a.warmup = val().parse().unwrap(),
+            "--hold" => a.hold = val().parse().unwrap(),
             "--compress" => a.compress = Some(val().parse().unwrap()),
             _ => {} // cargo bench passes --bench
         }
@@ -306,6 +318,16 @@ async fn client(args: Args) {
     println!(
         "server RSS: {rss_before} KiB before, {rss_after} KiB after: {per_session:.0} bytes per session"
     );
+    if args.hold > 0 {
+        tokio::time::sleep(Duration::from_secs(args.hold)).await;
+        let rss_held = proc_status(pid, "VmRSS:");
+        let per_session =
+            (rss_held.saturating_sub(rss_before)) as f64 * 1024.0 / args.sessions as f64;
+        println!(
+            "server RSS after {} s idle: {rss_held} KiB: {per_session:.0} bytes per session",
+            args.hold
+        );
+    }
     if args.seconds > 0 {
         let http = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut sender = http_post::Sender(http);
@@ -397,6 +419,9 @@ fn main() {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
             std::process::exit(0);
         });
+        // As the reference server does (reference-server/src/main.rs).
+        #[cfg(not(target_env = "msvc"))]
+        tikv_jemalloc_ctl::background_thread::write(true).expect("jemalloc background threads");
         runtime.block_on(server::server());
     } else {
         runtime.block_on(client(args()));
