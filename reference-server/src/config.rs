@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use discord_gateway::GatewayConfig;
 use serde::Deserialize;
 
 /// Command-line flags. Every flag has an environment variable; a flag or
@@ -66,6 +67,11 @@ pub struct Flags {
     /// before the process exits, in seconds [default: 10].
     #[arg(long, env = "DISCORD_DRAIN_SECS")]
     pub drain_secs: Option<u64>,
+    /// The gateway's heartbeat interval (sent in HELLO), in milliseconds; a
+    /// session silent for twice as long is closed. 1,000-600,000
+    /// [default: 41250, as Discord's].
+    #[arg(long, env = "DISCORD_HEARTBEAT_INTERVAL_MS")]
+    pub heartbeat_interval_ms: Option<u64>,
     /// The address voice media (WebRTC over UDP) is bound to and offered to
     /// clients at [default: 127.0.0.1; set the host's address for clients
     /// on other machines].
@@ -103,6 +109,7 @@ pub struct FileConfig {
     no_rate_limits: bool,
     log: Option<String>,
     drain_secs: Option<u64>,
+    heartbeat_interval_ms: Option<u64>,
     media_ip: Option<std::net::IpAddr>,
     #[serde(default)]
     voice_nodes: Vec<String>,
@@ -186,6 +193,9 @@ pub struct Config {
     pub log: String,
     /// How long a graceful shutdown waits for gateway sessions to move.
     pub drain: std::time::Duration,
+    /// The gateway's heartbeat interval (a session silent for twice as
+    /// long is closed).
+    pub heartbeat_interval: std::time::Duration,
     /// Largest request body (attachments included), in bytes.
     pub max_body: usize,
     /// Where voice media is bound and advertised.
@@ -209,6 +219,7 @@ impl Default for Config {
             rate_limits: RateLimitConfig::default(),
             log: "info".to_owned(),
             drain: std::time::Duration::from_secs(10),
+            heartbeat_interval: GatewayConfig::default().heartbeat_interval,
             max_body: 25 * 1024 * 1024 + 64 * 1024,
             media_ip: std::net::IpAddr::from([127, 0, 0, 1]),
             voice_nodes: Vec::new(),
@@ -281,6 +292,14 @@ impl Config {
         }
         if let Some(v) = flags.drain_secs.or(file.drain_secs) {
             c.drain = std::time::Duration::from_secs(v);
+        }
+        if let Some(v) = flags.heartbeat_interval_ms.or(file.heartbeat_interval_ms) {
+            if !(1_000..=600_000).contains(&v) {
+                return Err(ConfigError::Invalid(format!(
+                    "heartbeat_interval_ms must be 1000-600000, not {v}"
+                )));
+            }
+            c.heartbeat_interval = std::time::Duration::from_millis(v);
         }
         if let Some(v) = flags.media_ip.or(file.media_ip) {
             if v.is_unspecified() {
@@ -394,6 +413,16 @@ mod tests {
         assert!(c.cluster.any());
         assert!(c.rate_limits.enabled);
         assert_eq!(c.media_ip.to_string(), "10.0.0.5");
+        assert_eq!(
+            c.heartbeat_interval,
+            std::time::Duration::from_millis(41_250)
+        );
+        let flags = Flags::try_parse_from(["s", "--heartbeat-interval-ms", "2500"]).unwrap();
+        let c = Config::from_flags(flags).unwrap();
+        assert_eq!(
+            c.heartbeat_interval,
+            std::time::Duration::from_millis(2_500)
+        );
     }
 
     #[test]
@@ -411,6 +440,11 @@ mod tests {
         assert!(Flags::try_parse_from(["s", "--listen", "nope"]).is_err());
         let flags = Flags::try_parse_from(["s", "--media-ip", "0.0.0.0"]).unwrap();
         assert!(Config::from_flags(flags).is_err());
+        for bad in ["999", "600001"] {
+            let flags = Flags::try_parse_from(["s", "--heartbeat-interval-ms", bad]).unwrap();
+            let err = Config::from_flags(flags).unwrap_err().to_string();
+            assert!(err.contains("heartbeat_interval_ms"), "{err}");
+        }
     }
 
     #[test]

@@ -144,6 +144,8 @@ impl Server {
         let gateway_config = GatewayConfig {
             node_id: config.node_id.clone(),
             resume_gateway_url: gateway_url.clone(),
+            heartbeat_interval: config.heartbeat_interval,
+            heartbeat_timeout: config.heartbeat_interval * 2,
             ..GatewayConfig::default()
         };
         let mut voice_config = discord_voice::VoiceConfig::new(format!(

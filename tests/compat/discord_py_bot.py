@@ -1,5 +1,11 @@
 """discord.py 2.x against the reference server: ready, guild seen, message
-with content received, reply, edit, history, delete."""
+with content received, reply, edit, history, delete.
+
+The server's heartbeat interval is short (the test sets it), and the bot
+idles for a few heartbeats after READY before the message is posted: the
+server then lets the connection's zlib compressor go, sends the ACKs as
+stored blocks and makes a new compressor for the message, all of which
+discord.py's zlib must read without reconnecting."""
 import asyncio, json, sys, urllib.request
 import discord, yarl
 from discord.http import Route
@@ -31,12 +37,23 @@ intents = discord.Intents.default()
 intents.message_content = True
 intents.members = True
 client = discord.Client(intents=intents)
-result = {}
+result = {"connects": 0, "resumes": 0}
+
+@client.event
+async def on_connect():
+    result["connects"] += 1
+
+@client.event
+async def on_resumed():
+    result["resumes"] += 1
 
 @client.event
 async def on_ready():
     result["ready"] = True
     result["guilds"] = [g.name for g in client.guilds]
+    # Heartbeats only for a while (the test's interval is 1 s).
+    await asyncio.sleep(3.5)
+    result["latency_ms"] = round(client.latency * 1000, 1)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, lambda: call("POST", f"/channels/{general}/messages", alice, {"content": "!ping"}))
 
@@ -62,5 +79,5 @@ async def main():
         result["timeout"] = True
 asyncio.run(main())
 print(json.dumps(result))
-ok = result.get("got") == "!ping" and result.get("edited") == "pong (edited)" and result.get("history") == ["pong (edited)", "!ping"]
+ok = result["connects"] == 1 and result["resumes"] == 0 and result.get("got") == "!ping" and result.get("edited") == "pong (edited)" and result.get("history") == ["pong (edited)", "!ping"]
 sys.exit(0 if ok else 1)

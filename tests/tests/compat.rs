@@ -53,7 +53,11 @@ async fn a_stock_discord_py_bot_works_against_the_server() {
         return skip_or_fail("discord.py", "DISCORD_PY_PYTHON");
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = common::server(dir.path()).await;
+    // Heartbeats every second, so that the bot's connection idles through
+    // a few of them (and its zlib compressor is let go) in a short test.
+    let mut config = common::server_config(dir.path());
+    config.heartbeat_interval = Duration::from_secs(1);
+    let server = common::server_with(config).await;
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg(script("discord_py_bot.py")).arg(server.url());
     let result = run(cmd).await;
@@ -61,6 +65,14 @@ async fn a_stock_discord_py_bot_works_against_the_server() {
     assert_eq!(result["got"], "!ping");
     assert_eq!(result["history"], json!(["pong (edited)", "!ping"]));
     assert_eq!(result["members"], json!(["dpy_alice", "dpybot"]));
+    // One connection throughout: no decode error, and no ACK missed,
+    // made it reconnect or resume.
+    assert_eq!(result["connects"], 1);
+    assert_eq!(result["resumes"], 0);
+    // discord.py's latency is infinite until it reads an ACK. (Its figure
+    // can be up to an interval here: its keep-alive thread records the
+    // send after the loop thread may have read the ACK.)
+    assert!(result["latency_ms"].as_f64().is_some(), "{result}");
     server.stop().await.unwrap();
 }
 

@@ -115,12 +115,21 @@ pub async fn dispatch(ws: &mut Ws, name: &str) -> Value {
 /// A server on a free port with its data in `dir` (rate limits on, as in
 /// production).
 pub async fn server(dir: &std::path::Path) -> reference_server::RunningServer {
+    server_with(server_config(dir)).await
+}
+
+/// The settings [`server`] runs with, to change before [`server_with`].
+pub fn server_config(dir: &std::path::Path) -> reference_server::Config {
     let mut config = reference_server::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_owned(),
         ..reference_server::Config::default()
     };
     config.drain = Duration::from_secs(1);
+    config
+}
+
+pub async fn server_with(config: reference_server::Config) -> reference_server::RunningServer {
     reference_server::Server::bind(config)
         .await
         .unwrap()
