@@ -70,7 +70,8 @@ pub(crate) struct Slot {
     /// While lent: the sequence number of the session's last dispatch.
     pub seq: u64,
     /// While lent: the connection (dropped when taken back, so that the
-    /// task's drop of its socket closes it).
+    /// task's drop of its socket closes it). A writer holds it outside
+    /// the slot while it writes.
     pub stream: Option<Arc<TcpStream>>,
     /// What the last write of a writer left; while it is not `Nothing`, writers do
     /// not write the session.
@@ -234,8 +235,12 @@ impl SessionHandle {
     /// to the task). Returns whether more events are queued than were
     /// claimed (the writer writes the session again).
     pub(crate) fn write_claimed(&self, frames: &[OutFrame]) -> bool {
-        let mut slot = lock(&self.slot);
-        let left = match slot.stream.as_ref() {
+        // While the slot says Writing the socket is this writer's alone
+        // (a task taking it back waits, a claim finds it busy), so it is
+        // taken out and written without the slot's lock: neither waits on
+        // the system call, and the stream's count is not touched.
+        let stream = lock(&self.slot).stream.take();
+        let left = match stream.as_ref() {
             Some(stream) => match try_write_frames(frames, |s| stream.try_write_vectored(s)) {
                 Ok(None) => Left::Nothing,
                 Ok(Some(rest)) => Left::Unwritten(rest),
@@ -247,6 +252,8 @@ impl SessionHandle {
             None => Left::Failed,
         };
         let stalled = !matches!(left, Left::Nothing);
+        let mut slot = lock(&self.slot);
+        slot.stream = stream;
         slot.left = left;
         slot.owner = Owner::Lent;
         let wanted = std::mem::take(&mut slot.wanted);
