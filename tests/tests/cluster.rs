@@ -89,7 +89,11 @@ async fn node_with(
         node_id: format!("{name}-{}", unique()),
         ..Config::default()
     };
-    c.worker_id = if name == "a" { 1 } else { 2 };
+    // A worker ID of its own: the tests run in parallel on one database,
+    // and two nodes sharing one would mint the same IDs in the same
+    // millisecond (a user's insert then fails on the other's row).
+    static NEXT_WORKER: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
+    c.worker_id = NEXT_WORKER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     c.cluster.postgres = Some(pg.to_owned());
     c.cluster.redis = Some(redis.to_owned());
     c.rate_limits.enabled = false;
