@@ -131,6 +131,117 @@ mod live {
         );
     }
 
+    /// Every recipient of an event logs the same payload: Redis keeps it
+    /// once (by content, so also across pipelines and nodes), each
+    /// session's log holds references, and a replay resolves them. A
+    /// payload gone (expired) makes the replay a gap, not a shorter replay;
+    /// entries written inline by earlier versions still replay.
+    #[tokio::test]
+    async fn replay_logs_keep_each_payload_once() {
+        use discord_store::SessionStore;
+        use discord_store::session::{LogBatch, Replay, SessionRecord};
+        use std::sync::Arc;
+
+        let Some(url) = suite::service_url("redis", "REDIS_URL") else {
+            return;
+        };
+        let prefix = format!("dstore-test:{}:", suite::namespace());
+        let store = RedisStore::connect_with(&url, &prefix, CAPACITY)
+            .await
+            .unwrap();
+        let ttl = Duration::from_secs(60);
+        let ids: Vec<String> = (0..20).map(|i| format!("once{i}")).collect();
+        for id in &ids {
+            let rec = SessionRecord {
+                session_id: id.clone(),
+                user_id: discord_proto::Snowflake::new(1),
+                intents: 1,
+                shard: [0, 1],
+                seq: 0,
+                node_id: None,
+            };
+            store.save(&rec, ttl).await.unwrap();
+        }
+        let events: Vec<Arc<str>> = (1..=3)
+            .map(|i| format!("{{\"event\":{i}}}").into())
+            .collect();
+        let mut batch = LogBatch::default();
+        for id in &ids[..10] {
+            batch.push(id, (1..).zip(events.iter().cloned()));
+        }
+        store.append_batch(batch, ttl).await.unwrap();
+        // The other ten in a second pipeline, with copies of the payloads.
+        let mut batch = LogBatch::default();
+        for id in &ids[10..] {
+            batch.push(id, (1..).zip(events.iter().map(|e| Arc::from(&**e))));
+        }
+        store.append_batch(batch, ttl).await.unwrap();
+
+        let mut conn = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let payload_keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}p:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(payload_keys.len(), 3, "one copy per distinct payload");
+        let expected: Vec<(u64, String)> =
+            (1..).zip(events.iter().map(|e| e.to_string())).collect();
+        for id in &ids {
+            assert_eq!(
+                store.replay_after(id, 0).await.unwrap(),
+                Replay::Events(expected.clone()),
+                "{id}"
+            );
+            assert_eq!(store.get(id).await.unwrap().unwrap().seq, 3, "{id}");
+        }
+
+        // An entry as earlier versions wrote it, the payload inline.
+        let legacy_log = format!("{prefix}session:{}:log", ids[0]);
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(&legacy_log)
+            .arg("4\n{\"legacy\":true}")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.replay_after(&ids[0], 2).await.unwrap(),
+            Replay::Events(vec![
+                (3, events[2].to_string()),
+                (4, "{\"legacy\":true}".into())
+            ])
+        );
+        assert_eq!(store.get(&ids[0]).await.unwrap().unwrap().seq, 4);
+
+        // The second event's payload expires: a replay that needs it is a
+        // gap; one after it still replays.
+        let second = format!("{prefix}p:{}", {
+            let entries: Vec<String> = redis::cmd("LRANGE")
+                .arg(format!("{prefix}session:{}:log", ids[1]))
+                .arg(1)
+                .arg(1)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            entries[0].split_once(' ').unwrap().1.to_owned()
+        });
+        let removed: i64 = redis::cmd("DEL")
+            .arg(&second)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(store.replay_after(&ids[1], 0).await.unwrap(), Replay::Gap);
+        assert_eq!(store.replay_after(&ids[1], 1).await.unwrap(), Replay::Gap);
+        assert_eq!(
+            store.replay_after(&ids[1], 2).await.unwrap(),
+            Replay::Events(vec![(3, events[2].to_string())])
+        );
+    }
+
     /// A server that cannot be reached is a typed Unavailable error.
     #[tokio::test]
     async fn unreachable_server_is_unavailable() {

@@ -1,6 +1,7 @@
 //! The gateway node under load: embedded mode (in-memory sessions,
-//! presence and pub/sub), with a `/publish` route the tool posts to and a
-//! `/timing` route for the server's share of latency.
+//! presence and pub/sub), or cluster mode's stores on Redis with
+//! `LOAD_REDIS=redis://...`, with a `/publish` route the tool posts to and
+//! a `/timing` route for the server's share of latency.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use discord_proto::Snowflake;
 use discord_proto::gateway::{GatewayGuild, Intents};
 use discord_proto::model::{Member, User};
 use discord_store::backend::memory::{MemoryPresence, MemoryPubSub, MemorySessions};
+use discord_store::backend::redis::RedisStore;
 use serde_json::json;
 
 use crate::{CHANNEL, GUILD, now_nanos};
@@ -113,10 +115,25 @@ pub(crate) async fn server() {
         resume_gateway_url: format!("ws://{addr}"),
         ..GatewayConfig::default()
     };
-    let stores = GatewayStores {
-        sessions: Arc::new(MemorySessions::new(1000)),
-        presence: Arc::new(MemoryPresence::new()),
-        pubsub: Arc::new(MemoryPubSub::new()),
+    let stores = match std::env::var("LOAD_REDIS") {
+        Ok(url) => {
+            // A prefix of this run's own, so runs never read each other's logs.
+            let prefix = format!("load{}:", std::process::id());
+            let redis = RedisStore::connect_with(&url, &prefix, 1000)
+                .await
+                .expect("LOAD_REDIS: connect");
+            eprintln!("server: sessions, presence and pub/sub on Redis at {url}");
+            GatewayStores {
+                sessions: Arc::new(redis.clone()),
+                presence: Arc::new(redis.clone()),
+                pubsub: Arc::new(redis),
+            }
+        }
+        Err(_) => GatewayStores {
+            sessions: Arc::new(MemorySessions::new(1000)),
+            presence: Arc::new(MemoryPresence::new()),
+            pubsub: Arc::new(MemoryPubSub::new()),
+        },
     };
     let gw = Gateway::start(config, Arc::new(LoadData), None, stores)
         .await

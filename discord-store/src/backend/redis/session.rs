@@ -1,17 +1,33 @@
-//! [`SessionStore`] on Redis: a hash per session (`record`, `seq`) and a
-//! list per session holding `"<seq>\n<payload>"` entries, trimmed to the
-//! bound; both expire together.
+//! [`SessionStore`] on Redis: a hash per session (`record`, and `seq` as
+//! last saved), a list per session of `"<seq> <key>"` entries trimmed to
+//! the bound, and each logged payload once under its key, the hex of the
+//! first 16 bytes of its SHA-256 (`p:<key>`).
+//!
+//! Every recipient of an event logs the same payload: keeping it once
+//! rather than in every session's list is what lets Redis keep up with a
+//! busy guild (docs/benchmarks.md: one `RPUSH` of a 40-byte entry per
+//! event and session, not of the whole payload through a script). A
+//! payload expires `ttl` after it was last logged for anyone, a session's
+//! list and record `ttl` after its last append or save: what a resume
+//! needs was logged within the resume window. A replay that finds a
+//! payload gone answers [`Replay::Gap`], never a shorter replay.
+//!
+//! Entries written by earlier versions (`"<seq>\n<payload>"`, the payload
+//! inline) are still read.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
+use sha2::{Digest, Sha256};
 
 use super::{RedisStore, map_err};
-use crate::Result;
-use crate::session::{LogBatch, Replay, SessionRecord, SessionStore, replay_from};
+use crate::session::{LogBatch, LogEntry, Replay, SessionRecord, SessionStore, replay_from};
+use crate::{Result, StoreError};
 
 /// KEYS: session hash, log list. ARGV: record json, seq, ttl ms.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
@@ -27,40 +43,39 @@ return 1
     )
 });
 
-/// KEYS: session hash, log list. ARGV: seq, payload, capacity, ttl ms.
-static APPEND: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-redis.call('RPUSH', KEYS[2], ARGV[1] .. '\n' .. ARGV[2])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
-if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'seq', ARGV[1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1
-",
-    )
-});
-
-/// KEYS: session hash, log list. ARGV: capacity, ttl ms, then seq and
-/// payload pairs in order.
-const APPEND_MANY_CODE: &str = r"
-local top = -1
-for i = 3, #ARGV, 2 do
-  redis.call('RPUSH', KEYS[2], ARGV[i] .. '\n' .. ARGV[i + 1])
-  if tonumber(ARGV[i]) > top then top = tonumber(ARGV[i]) end
-end
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
-if top > cur then redis.call('HSET', KEYS[1], 'seq', top) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-";
-static APPEND_MANY: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND_MANY_CODE));
-
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// The key a payload is kept under: the hex of the first 16 bytes of its
+/// SHA-256 (32 characters), the same for the same payload on every node.
+fn payload_key(payload: &str) -> String {
+    let digest = Sha256::digest(payload.as_bytes());
+    let mut key = String::with_capacity(32);
+    for byte in &digest[..16] {
+        let _ = write!(key, "{byte:02x}");
+    }
+    key
+}
+
+/// A log entry as stored: its payload's key, or (written by an earlier
+/// version) the payload itself.
+enum Stored {
+    Key(String),
+    Inline(String),
+}
+
+/// Reads a list entry: `"<seq> <key>"`, or the older `"<seq>\n<payload>"`.
+fn parse_entry(entry: String) -> Result<(u64, Stored)> {
+    let malformed = || StoreError::Backend("malformed replay log entry".into());
+    let (seq, stored) = match entry.find(['\n', ' ']) {
+        Some(at) if entry.as_bytes()[at] == b'\n' => {
+            (&entry[..at], Stored::Inline(entry[at + 1..].to_owned()))
+        }
+        Some(at) => (&entry[..at], Stored::Key(entry[at + 1..].to_owned())),
+        None => return Err(malformed()),
+    };
+    Ok((seq.parse().map_err(|_| malformed())?, stored))
 }
 
 impl RedisStore {
@@ -69,6 +84,71 @@ impl RedisStore {
             self.key(&format!("session:{id}")),
             self.key(&format!("session:{id}:log")),
         )
+    }
+
+    /// Queues on `pipe` what logging `entries` for one session takes:
+    /// each payload not yet in `keys` (shared by the sessions of one
+    /// pipeline, by the payload's address, which the caller's entries keep
+    /// alive) is stored once, then the
+    /// session's entries are pushed, its list trimmed to the bound, and
+    /// its list and record kept for `ttl` more.
+    fn log_entries(
+        &self,
+        pipe: &mut redis::Pipeline,
+        keys: &mut HashMap<usize, String>,
+        session_id: &str,
+        entries: &[LogEntry],
+        ttl: u64,
+    ) {
+        let mut push = redis::cmd("RPUSH");
+        let (hash, log) = self.session_keys(session_id);
+        push.arg(&log);
+        for (seq, payload) in entries {
+            let key = keys.entry(payload.as_ptr().addr()).or_insert_with(|| {
+                let key = payload_key(payload);
+                pipe.cmd("SET")
+                    .arg(self.key(&format!("p:{key}")))
+                    .arg(&**payload)
+                    .arg("PX")
+                    .arg(ttl)
+                    .ignore();
+                key
+            });
+            push.arg(format!("{seq} {key}"));
+        }
+        pipe.add_command(push).ignore();
+        pipe.cmd("LTRIM")
+            .arg(&log)
+            .arg(-i64::try_from(self.capacity).unwrap_or(i64::MAX))
+            .arg(-1)
+            .ignore();
+        pipe.cmd("PEXPIRE").arg(&log).arg(ttl).ignore();
+        pipe.cmd("PEXPIRE").arg(&hash).arg(ttl).ignore();
+    }
+
+    /// Logs each session's entries with one pipeline.
+    async fn log_pipeline<'a>(
+        &self,
+        sessions: impl Iterator<Item = (&'a str, &'a [LogEntry])>,
+        ttl: Duration,
+    ) -> Result<()> {
+        let ttl = ttl_ms(ttl);
+        let mut pipe = redis::pipe();
+        let mut keys = HashMap::new();
+        for (session_id, entries) in sessions {
+            if !entries.is_empty() {
+                self.log_entries(&mut pipe, &mut keys, session_id, entries, ttl);
+            }
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        drop(keys);
+        let () = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 }
 
@@ -88,12 +168,18 @@ impl SessionStore for RedisStore {
         Ok(())
     }
 
+    /// The record, with `seq` the highest of the saved one and the last
+    /// logged.
     async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>> {
-        let (hash, _) = self.session_keys(session_id);
-        let (record, seq): (Option<String>, Option<u64>) = redis::cmd("HMGET")
+        let (hash, log) = self.session_keys(session_id);
+        let ((record, seq), last): ((Option<String>, Option<u64>), Option<String>) = redis::pipe()
+            .cmd("HMGET")
             .arg(&hash)
             .arg("record")
             .arg("seq")
+            .cmd("LINDEX")
+            .arg(&log)
+            .arg(-1)
             .query_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
@@ -101,7 +187,11 @@ impl SessionStore for RedisStore {
             return Ok(None);
         };
         let mut record: SessionRecord = serde_json::from_str(&record)?;
-        record.seq = record.seq.max(seq.unwrap_or(0));
+        let logged = match last {
+            Some(entry) => parse_entry(entry)?.0,
+            None => 0,
+        };
+        record.seq = record.seq.max(seq.unwrap_or(0)).max(logged);
         Ok(Some(record))
     }
 
@@ -118,18 +208,9 @@ impl SessionStore for RedisStore {
         payload: Arc<str>,
         ttl: Duration,
     ) -> Result<()> {
-        let (hash, log) = self.session_keys(session_id);
-        let _: i64 = APPEND
-            .key(hash)
-            .key(log)
-            .arg(seq)
-            .arg(&*payload)
-            .arg(self.capacity)
-            .arg(ttl_ms(ttl))
-            .invoke_async(&mut self.conn.clone())
+        let entries = [(seq, payload)];
+        self.log_pipeline([(session_id, &entries[..])].into_iter(), ttl)
             .await
-            .map_err(map_err)?;
-        Ok(())
     }
 
     async fn append_many(
@@ -138,58 +219,13 @@ impl SessionStore for RedisStore {
         entries: Vec<(u64, Arc<str>)>,
         ttl: Duration,
     ) -> Result<()> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let (hash, log) = self.session_keys(session_id);
-        let script = &*APPEND_MANY;
-        let mut call = script.key(hash);
-        call.key(log).arg(self.capacity).arg(ttl_ms(ttl));
-        for (seq, payload) in &entries {
-            call.arg(*seq).arg(&**payload);
-        }
-        let _: i64 = call
-            .invoke_async(&mut self.conn.clone())
+        self.log_pipeline([(session_id, &entries[..])].into_iter(), ttl)
             .await
-            .map_err(map_err)?;
-        Ok(())
     }
 
-    /// One pipeline for the whole batch: the script is loaded first (a
-    /// no-op when Redis has it), then run once per session by its hash.
+    /// One pipeline for the whole batch, each payload stored once in it.
     async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
-        let script = &*APPEND_MANY;
-        let ttl = ttl_ms(ttl);
-        let mut pipe = redis::pipe();
-        pipe.cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(APPEND_MANY_CODE)
-            .ignore();
-        let mut calls = 0;
-        for (session_id, entries) in batch.iter() {
-            let (hash, log) = self.session_keys(session_id);
-            let call = pipe
-                .cmd("EVALSHA")
-                .arg(script.get_hash())
-                .arg(2)
-                .arg(hash)
-                .arg(log)
-                .arg(self.capacity)
-                .arg(ttl);
-            for (seq, payload) in entries {
-                call.arg(*seq).arg(&**payload);
-            }
-            call.ignore();
-            calls += 1;
-        }
-        if calls == 0 {
-            return Ok(());
-        }
-        let () = pipe
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        self.log_pipeline(batch.iter(), ttl).await
     }
 
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay> {
@@ -204,16 +240,45 @@ impl SessionStore for RedisStore {
         if !exists {
             return Ok(Replay::UnknownSession);
         }
-        let mut events = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let (s, payload) = entry
-                .split_once('\n')
-                .ok_or_else(|| crate::StoreError::Backend("malformed replay log entry".into()))?;
-            let s: u64 = s
-                .parse()
-                .map_err(|_| crate::StoreError::Backend("malformed replay log seq".into()))?;
-            events.push((s, payload.to_owned()));
+        let log = entries
+            .into_iter()
+            .map(parse_entry)
+            .collect::<Result<Vec<_>>>()?;
+        let events = match replay_from(log.iter().map(|(s, _)| (*s, "")), seq) {
+            Replay::Events(events) => events,
+            other => return Ok(other),
+        };
+        // The entries to replay are the log's last ones.
+        let wanted = &log[log.len() - events.len()..];
+        let keys: Vec<String> = wanted
+            .iter()
+            .filter_map(|(_, stored)| match stored {
+                Stored::Key(key) => Some(self.key(&format!("p:{key}"))),
+                Stored::Inline(_) => None,
+            })
+            .collect();
+        let mut found: std::vec::IntoIter<Option<String>> = if keys.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            let payloads: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(&keys)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(map_err)?;
+            payloads.into_iter()
+        };
+        let mut events = Vec::with_capacity(wanted.len());
+        for (s, stored) in wanted {
+            let payload = match stored {
+                Stored::Inline(payload) => payload.clone(),
+                // A payload that expired: the log cannot be replayed.
+                Stored::Key(_) => match found.next().flatten() {
+                    Some(payload) => payload,
+                    None => return Ok(Replay::Gap),
+                },
+            };
+            events.push((*s, payload));
         }
-        Ok(replay_from(events.into_iter(), seq))
+        Ok(Replay::Events(events))
     }
 }
