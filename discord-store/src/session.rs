@@ -162,9 +162,12 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay>;
 }
 
-/// The replay rule shared by backends: `log` holds consecutive sequence
-/// numbers (oldest first). Events after `seq` can be replayed when the log
-/// still holds `seq + 1` (or `seq` is the last one sent). Only the payloads
+/// The replay rule shared by backends: `log` holds sequence numbers in
+/// order, oldest first. Events after `seq` can be replayed when the log
+/// still holds `seq + 1` (or `seq` is the last one sent) and every number
+/// after it: a hole (an append that failed while the event was still sent)
+/// makes the replay a [`Replay::Gap`], so a resuming client is told to
+/// start over rather than silently miss the event. Only the payloads
 /// replayed are made into `String`s.
 pub(crate) fn replay_from<P: AsRef<str>>(
     log: impl Iterator<Item = (u64, P)> + Clone,
@@ -180,16 +183,40 @@ pub(crate) fn replay_from<P: AsRef<str>>(
     if seq > last || seq + 1 < first {
         return Replay::Gap;
     }
-    Replay::Events(
-        log.filter(|(s, _)| *s > seq)
-            .map(|(s, p)| (s, p.as_ref().to_owned()))
-            .collect(),
-    )
+    let mut events = Vec::new();
+    for (s, p) in log.filter(|(s, _)| *s > seq) {
+        if s != seq + 1 + events.len() as u64 {
+            return Replay::Gap;
+        }
+        events.push((s, p.as_ref().to_owned()));
+    }
+    Replay::Events(events)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replay_needs_every_number_after_the_one_asked_for() {
+        let log = |seqs: &[u64]| -> Vec<(u64, String)> {
+            seqs.iter().map(|s| (*s, format!("e{s}"))).collect()
+        };
+        let replay = |seqs: &[u64], seq| replay_from(log(seqs).into_iter(), seq);
+        let events = |seqs: &[u64]| Replay::Events(log(seqs));
+        assert_eq!(replay(&[3, 4, 5], 2), events(&[3, 4, 5]));
+        assert_eq!(replay(&[3, 4, 5], 4), events(&[5]));
+        assert_eq!(replay(&[3, 4, 5], 5), events(&[]));
+        assert_eq!(replay(&[3, 4, 5], 1), Replay::Gap, "3 is the oldest kept");
+        assert_eq!(replay(&[3, 4, 5], 6), Replay::Gap, "ahead of the log");
+        // 5 was sent but never logged.
+        assert_eq!(replay(&[3, 4, 6, 7], 3), Replay::Gap);
+        assert_eq!(replay(&[3, 4, 6, 7], 4), Replay::Gap);
+        // A hole before what is asked for does not matter.
+        assert_eq!(replay(&[3, 4, 6, 7], 6), events(&[7]));
+        assert_eq!(replay(&[], 0), events(&[]));
+        assert_eq!(replay(&[], 3), Replay::Gap);
+    }
 
     #[test]
     fn a_log_batch_keeps_each_sessions_entries_apart_and_in_order() {
