@@ -22,6 +22,80 @@ use discord_store::message::{HistoryAnchor, HistoryQuery, MessageRecord};
 
 const CHANNELS: u64 = 1000;
 
+/// A drain's resumes on Redis: 1,000 sessions, each with a full replay log
+/// of 1,000 events (all of them sent to every session), each resuming a
+/// few events behind, 16 at a time.
+#[cfg(feature = "redis")]
+async fn bench_resumes(r: &Arc<discord_store::backend::redis::RedisStore>) {
+    use discord_store::SessionStore;
+    use discord_store::session::{LogBatch, Replay, SessionRecord};
+    const SESSIONS: u64 = 1000;
+    const EVENTS: u64 = 1000;
+    let ttl = Duration::from_secs(120);
+    let ids: Vec<String> = (0..SESSIONS).map(|i| format!("bench-resume-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let rec = SessionRecord {
+            session_id: id.clone(),
+            user_id: Snowflake::new(i as u64 + 1),
+            intents: 1,
+            shard: [0, 1],
+            seq: 0,
+            node_id: None,
+        };
+        r.save(&rec, ttl).await.unwrap();
+    }
+    let start = Instant::now();
+    for first in (1..=EVENTS).step_by(10) {
+        let events: Vec<Arc<str>> = (first..first + 10)
+            .map(|s| {
+                format!(
+                    "{s:020}MESSAGE_CREATE {{\"content\":\"{}\"}}",
+                    "x".repeat(400)
+                )
+                .into()
+            })
+            .collect();
+        for chunk in ids.chunks(128) {
+            let mut batch = LogBatch::default();
+            for id in chunk {
+                batch.push(id, (first..).zip(events.iter().cloned()));
+            }
+            r.append_batch(batch, ttl).await.unwrap();
+        }
+    }
+    let logged = start.elapsed().as_secs_f64();
+    println!(
+        "redis: replay logs, {SESSIONS} sessions x {EVENTS} events logged in batches of 128 sessions: {:.0} entries/s",
+        (SESSIONS * EVENTS) as f64 / logged
+    );
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let r = Arc::clone(r);
+        let mine: Vec<String> = ids.iter().skip(t).step_by(16).cloned().collect();
+        tasks.push(tokio::spawn(async move {
+            for id in mine {
+                let Replay::Events(events) = r.replay_after(&id, EVENTS - 5).await.unwrap() else {
+                    panic!("replay of {id}");
+                };
+                assert_eq!(events.len(), 5);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "redis: resumes 5 events behind, 16 tasks: {:.0}/s ({SESSIONS} in {:.0} ms)",
+        SESSIONS as f64 / secs,
+        secs * 1000.0
+    );
+    for id in &ids {
+        r.delete(id).await.unwrap();
+    }
+}
+
 fn message(ids: &Generator, channel: u64, i: u64) -> MessageRecord {
     let mut m = MessageRecord::new(
         ids.next_id(),
@@ -259,6 +333,7 @@ async fn main() {
             "redis: presence updates, 16 tasks: {:.0}/s",
             n as f64 / secs
         );
+        bench_resumes(&r).await;
     }
 
     #[cfg(feature = "kafka")]

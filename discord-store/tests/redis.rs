@@ -131,6 +131,18 @@ mod live {
         );
     }
 
+    /// A session's record, not yet connected anywhere.
+    fn record(id: &str) -> discord_store::session::SessionRecord {
+        discord_store::session::SessionRecord {
+            session_id: id.to_owned(),
+            user_id: discord_proto::Snowflake::new(1),
+            intents: 1,
+            shard: [0, 1],
+            seq: 0,
+            node_id: None,
+        }
+    }
+
     /// Every recipient of an event logs the same payload: Redis keeps it
     /// once (by content, so also across pipelines and nodes), each
     /// session's log holds references, and a replay resolves them. A
@@ -139,7 +151,7 @@ mod live {
     #[tokio::test]
     async fn replay_logs_keep_each_payload_once() {
         use discord_store::SessionStore;
-        use discord_store::session::{LogBatch, Replay, SessionRecord};
+        use discord_store::session::{LogBatch, Replay};
         use std::sync::Arc;
 
         let Some(url) = suite::service_url("redis", "REDIS_URL") else {
@@ -152,15 +164,7 @@ mod live {
         let ttl = Duration::from_secs(60);
         let ids: Vec<String> = (0..20).map(|i| format!("once{i}")).collect();
         for id in &ids {
-            let rec = SessionRecord {
-                session_id: id.clone(),
-                user_id: discord_proto::Snowflake::new(1),
-                intents: 1,
-                shard: [0, 1],
-                seq: 0,
-                node_id: None,
-            };
-            store.save(&rec, ttl).await.unwrap();
+            store.save(&record(id), ttl).await.unwrap();
         }
         let events: Vec<Arc<str>> = (1..=3)
             .map(|i| format!("{{\"event\":{i}}}").into())
@@ -240,6 +244,42 @@ mod live {
             store.replay_after(&ids[1], 2).await.unwrap(),
             Replay::Events(vec![(3, events[2].to_string())])
         );
+    }
+
+    /// A replay reads the log's tail first and the whole log only when the
+    /// tail does not reach back far enough: both give the same events.
+    #[tokio::test]
+    async fn replays_from_deep_in_a_long_log() {
+        use discord_store::SessionStore;
+        use discord_store::session::Replay;
+
+        let Some(url) = suite::service_url("redis", "REDIS_URL") else {
+            return;
+        };
+        let prefix = format!("dstore-test:{}:", suite::namespace());
+        let store = RedisStore::connect_with(&url, &prefix, 100).await.unwrap();
+        let ttl = Duration::from_secs(60);
+        store.save(&record("long"), ttl).await.unwrap();
+        let entries: Vec<(u64, std::sync::Arc<str>)> =
+            (1..=150).map(|s| (s, format!("e{s}").into())).collect();
+        for chunk in entries.chunks(25) {
+            store
+                .append_many("long", chunk.to_vec(), ttl)
+                .await
+                .unwrap();
+        }
+        let events = |from: u64| -> Replay {
+            Replay::Events((from..=150).map(|s| (s, format!("e{s}"))).collect())
+        };
+        // The last 100 are kept: 51-150.
+        assert_eq!(store.replay_after("long", 140).await.unwrap(), events(141));
+        assert_eq!(store.replay_after("long", 86).await.unwrap(), events(87));
+        assert_eq!(store.replay_after("long", 60).await.unwrap(), events(61));
+        assert_eq!(store.replay_after("long", 50).await.unwrap(), events(51));
+        assert_eq!(store.replay_after("long", 49).await.unwrap(), Replay::Gap);
+        assert_eq!(store.replay_after("long", 10).await.unwrap(), Replay::Gap);
+        assert_eq!(store.replay_after("long", 150).await.unwrap(), events(151));
+        assert_eq!(store.replay_after("long", 151).await.unwrap(), Replay::Gap);
     }
 
     /// A server that cannot be reached is a typed Unavailable error.

@@ -43,6 +43,10 @@ return 1
     )
 });
 
+/// Log entries a replay reads first, from the end: enough for a client
+/// that resumes after a drain or a short drop; more take a second read.
+const REPLAY_TAIL: isize = 64;
+
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
@@ -229,21 +233,37 @@ impl SessionStore for RedisStore {
     }
 
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay> {
-        let (hash, log) = self.session_keys(session_id);
+        let (hash, log_key) = self.session_keys(session_id);
+        // The log's tail first: a client resuming after a drain or a short
+        // drop misses a few events, and a whole log is 1,000 entries.
         let (exists, entries): (bool, Vec<String>) = redis::pipe()
             .atomic()
             .hexists(&hash, "record")
-            .lrange(&log, 0, -1)
+            .lrange(&log_key, -REPLAY_TAIL, -1)
             .query_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
         if !exists {
             return Ok(Replay::UnknownSession);
         }
-        let log = entries
+        let mut log = entries
             .into_iter()
             .map(parse_entry)
             .collect::<Result<Vec<_>>>()?;
+        let tail_enough = log.len() < REPLAY_TAIL as usize
+            || log.first().is_some_and(|(first, _)| *first <= seq + 1);
+        if !tail_enough {
+            let entries: Vec<String> = self
+                .conn
+                .clone()
+                .lrange(&log_key, 0, -1)
+                .await
+                .map_err(map_err)?;
+            log = entries
+                .into_iter()
+                .map(parse_entry)
+                .collect::<Result<Vec<_>>>()?;
+        }
         let events = match replay_from(log.iter().map(|(s, _)| (*s, "")), seq) {
             Replay::Events(events) => events,
             other => return Ok(other),
