@@ -1,11 +1,11 @@
 //! [`SessionStore`] on Redis: a hash per session (`record`, and `seq` as
 //! last saved), a list per session of `"<seq> <key>"` entries trimmed to
-//! the bound, and each logged payload once under its key, the hex of the
-//! first 16 bytes of its SHA-256 (`p:<key>`).
+//! the bound, and each logged payload once under its key, 16 characters
+//! of its SHA-256 (`p:<key>`).
 //!
 //! Every recipient of an event logs the same payload: keeping it once
 //! rather than in every session's list is what lets Redis keep up with a
-//! busy guild (docs/benchmarks.md: one `RPUSH` of a 40-byte entry per
+//! busy guild (docs/benchmarks.md: one `RPUSH` of a 24-byte entry per
 //! event and session, not of the whole payload through a script). A
 //! payload expires `ttl` after it was last logged for anyone, a session's
 //! list and record `ttl` after its last append or save: what a resume
@@ -16,12 +16,13 @@
 //! inline) are still read.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use redis::{AsyncCommands, Script};
 use sha2::{Digest, Sha256};
 
@@ -51,15 +52,14 @@ fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
-/// The key a payload is kept under: the hex of the first 16 bytes of its
-/// SHA-256 (32 characters), the same for the same payload on every node.
+/// The key a payload is kept under: the first 12 bytes of its SHA-256 in
+/// unpadded URL-safe base64 (16 characters), the same for the same payload
+/// on every node. Every session's list holds one per event, so it is kept
+/// short; 96 bits leave no practical chance of two payloads alive at once
+/// sharing a key.
 fn payload_key(payload: &str) -> String {
     let digest = Sha256::digest(payload.as_bytes());
-    let mut key = String::with_capacity(32);
-    for byte in &digest[..16] {
-        let _ = write!(key, "{byte:02x}");
-    }
-    key
+    URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
 /// A log entry as stored: its payload's key, or (written by an earlier
@@ -90,12 +90,12 @@ impl RedisStore {
         )
     }
 
-    /// Queues on `pipe` what logging `entries` for one session takes:
-    /// each payload not yet in `keys` (shared by the sessions of one
-    /// pipeline, by the payload's address, which the caller's entries keep
-    /// alive) is stored once, then the
-    /// session's entries are pushed, its list trimmed to the bound, and
-    /// its list and record kept for `ttl` more.
+    /// Queues on `pipe` what logging `entries` for one session takes.
+    /// Each payload not yet in `keys` is stored once: `keys` is shared by
+    /// the sessions of one pipeline and keyed by the payload's address,
+    /// which the caller's entries keep alive. Then the session's entries
+    /// are pushed, its list is trimmed to the bound, and its list and
+    /// record are kept for `ttl` more.
     fn log_entries(
         &self,
         pipe: &mut redis::Pipeline,
