@@ -16,9 +16,15 @@ mod live {
 
     const CAPACITY: usize = 50;
 
-    async fn redis() -> Option<RedisStore> {
+    /// The server's URL and a key prefix of the calling test's own; `None`
+    /// (after the suite's notice) without `REDIS_URL`.
+    fn target() -> Option<(String, String)> {
         let url = suite::service_url("redis", "REDIS_URL")?;
-        let prefix = format!("dstore-test:{}:", suite::namespace());
+        Some((url, format!("dstore-test:{}:", suite::namespace())))
+    }
+
+    async fn redis() -> Option<RedisStore> {
+        let (url, prefix) = target()?;
         Some(
             RedisStore::connect_with(&url, &prefix, CAPACITY)
                 .await
@@ -90,10 +96,9 @@ mod live {
     /// events and sessions.
     #[tokio::test]
     async fn two_nodes_share_state() {
-        let Some(url) = suite::service_url("redis", "REDIS_URL") else {
+        let Some((url, prefix)) = target() else {
             return;
         };
-        let prefix = format!("dstore-test:{}:", suite::namespace());
         let a = RedisStore::connect_with(&url, &prefix, CAPACITY)
             .await
             .unwrap();
@@ -154,10 +159,9 @@ mod live {
         use discord_store::session::{LogBatch, Replay};
         use std::sync::Arc;
 
-        let Some(url) = suite::service_url("redis", "REDIS_URL") else {
+        let Some((url, prefix)) = target() else {
             return;
         };
-        let prefix = format!("dstore-test:{}:", suite::namespace());
         let store = RedisStore::connect_with(&url, &prefix, CAPACITY)
             .await
             .unwrap();
@@ -253,10 +257,9 @@ mod live {
         use discord_store::SessionStore;
         use discord_store::session::Replay;
 
-        let Some(url) = suite::service_url("redis", "REDIS_URL") else {
+        let Some((url, prefix)) = target() else {
             return;
         };
-        let prefix = format!("dstore-test:{}:", suite::namespace());
         let store = RedisStore::connect_with(&url, &prefix, 100).await.unwrap();
         let ttl = Duration::from_secs(60);
         store.save(&record("long"), ttl).await.unwrap();
