@@ -6,7 +6,8 @@
 //! its queue, socket and timer anew after every write, and a replay-log
 //! call per session (docs/benchmarks.md). Instead, while a session's task
 //! waits for its client, its timer or a control message, it lends its
-//! write side (the stream and its sequence number) to the writers, and
+//! write side (the stream, its sequence number and, for a session that
+//! asked for transport compression, its compressor) to the writers, and
 //! takes it back whenever it wakes. The pump hands the sessions with
 //! queued events to a writer task a chunk at a time; the writer numbers
 //! what each has queued, logs the whole chunk's events with one store call
@@ -25,6 +26,7 @@
 
 use std::sync::{Arc, Weak};
 
+use discord_proto::compression::Encoder;
 use tokio::net::TcpStream;
 
 use crate::gateway::Inner;
@@ -73,6 +75,11 @@ pub(crate) struct Slot {
     /// task's drop of its socket closes it). A writer holds it outside
     /// the slot while it writes.
     pub stream: Option<Arc<TcpStream>>,
+    /// While lent: the connection's transport compressor, if it asked
+    /// for one (each compressed session's stream is its own, so a writer
+    /// compresses its frames as it writes them, holding it as it holds
+    /// the stream).
+    pub encoder: Option<Box<Encoder>>,
     /// What the last write of a writer left; while it is not `Nothing`, writers do
     /// not write the session.
     pub left: Left,
@@ -85,6 +92,7 @@ impl Slot {
             wanted: false,
             seq: 0,
             stream: None,
+            encoder: None,
             left: Left::Nothing,
         }
     }
@@ -179,13 +187,7 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     let mut frames = Vec::new();
     let mut events = events.into_iter();
     for (handle, first, count) in claimed {
-        frames.clear();
-        frames.extend(
-            (first..)
-                .zip(events.by_ref().take(count))
-                .map(|(seq, event)| dispatch_frame(seq, event)),
-        );
-        if handle.write_claimed(&frames) {
+        if handle.write_claimed(first, events.by_ref().take(count), &mut frames) {
             again.push(handle);
         }
     }
@@ -230,30 +232,60 @@ impl SessionHandle {
         Claim::Events { first, count }
     }
 
-    /// For a writer: writes the frames of claimed events and gives the
-    /// socket back to the writers (or, if the socket did not take them all,
-    /// to the task). Returns whether more events are queued than were
-    /// claimed (the writer writes the session again).
-    pub(crate) fn write_claimed(&self, frames: &[OutFrame]) -> bool {
-        // While the slot says Writing the socket is this writer's alone
-        // (a task taking it back waits, a claim finds it busy), so it is
-        // taken out and written without the slot's lock: neither waits on
-        // the system call, and the stream's count is not touched.
-        let stream = lock(&self.slot).stream.take();
-        let left = match stream.as_ref() {
-            Some(stream) => match try_write_frames(frames, |s| stream.try_write_vectored(s)) {
-                Ok(None) => Left::Nothing,
-                Ok(Some(rest)) => Left::Unwritten(rest),
-                Err(e) => {
-                    tracing::debug!(conn = self.conn, "write failed: {e}");
-                    Left::Failed
-                }
-            },
-            None => Left::Failed,
+    /// For a writer: writes the claimed `events`, numbered from `first`
+    /// (compressed if the session asked for it), and gives the socket back
+    /// to the writers (or, if the socket did not take them all, to the
+    /// task). `frames` is the writer's scratch list, left empty. Returns
+    /// whether more events are queued than were claimed (the writer writes
+    /// the session again).
+    pub(crate) fn write_claimed(
+        &self,
+        first: u64,
+        events: impl Iterator<Item = Arc<Prepared>>,
+        frames: &mut Vec<OutFrame>,
+    ) -> bool {
+        // While the slot says Writing the socket and its compressor are
+        // this writer's alone (a task taking them back waits, a claim
+        // finds the slot busy), so they are taken out and used without the
+        // slot's lock: neither waits on compression or the system call,
+        // and the stream's count is not touched.
+        let (stream, mut encoder) = {
+            let mut slot = lock(&self.slot);
+            (slot.stream.take(), slot.encoder.take())
         };
+        frames.clear();
+        let framed = match encoder.as_deref_mut() {
+            None => {
+                frames.extend((first..).zip(events).map(|(seq, e)| dispatch_frame(seq, e)));
+                true
+            }
+            Some(encoder) => (first..)
+                .zip(events)
+                .try_for_each(|(seq, e)| {
+                    frames.push(compressed_frame(encoder, seq, &e)?);
+                    Ok::<_, discord_proto::ProtoError>(())
+                })
+                .inspect_err(|e| tracing::warn!(conn = self.conn, "compression failed: {e}"))
+                .is_ok(),
+        };
+        let left = match stream.as_ref() {
+            Some(stream) if framed => {
+                match try_write_frames(frames, |s| stream.try_write_vectored(s)) {
+                    Ok(None) => Left::Nothing,
+                    Ok(Some(rest)) => Left::Unwritten(rest),
+                    Err(e) => {
+                        tracing::debug!(conn = self.conn, "write failed: {e}");
+                        Left::Failed
+                    }
+                }
+            }
+            _ => Left::Failed,
+        };
+        frames.clear();
         let stalled = !matches!(left, Left::Nothing);
         let mut slot = lock(&self.slot);
         slot.stream = stream;
+        slot.encoder = encoder;
         slot.left = left;
         slot.owner = Owner::Lent;
         let wanted = std::mem::take(&mut slot.wanted);
@@ -270,22 +302,21 @@ impl SessionHandle {
         !matches!(lock(&self.slot).left, Left::Nothing)
     }
 
-    /// For the session's task, about to wait: lends its socket to the
-    /// writers, at sequence number `seq`.
-    pub(crate) fn lend(&self, seq: u64, stream: &Arc<TcpStream>) {
+    /// For the session's task, about to wait: lends its socket (and its
+    /// compressor, if it has one) to the writers, at sequence number `seq`.
+    pub(crate) fn lend(&self, seq: u64, stream: &Arc<TcpStream>, encoder: Option<Box<Encoder>>) {
         let mut slot = lock(&self.slot);
         debug_assert_eq!(slot.owner, Owner::Task);
         slot.owner = Owner::Lent;
         slot.seq = seq;
         slot.stream = Some(Arc::clone(stream));
+        slot.encoder = encoder;
         slot.left = Left::Nothing;
     }
 
     /// For the session's task, woken: takes its socket back, waiting while
-    /// a writer writes to it. Returns the sequence number of the session's
-    /// last dispatch and what the writers left to write (`None`: it was not
-    /// lent).
-    pub(crate) async fn take_back(&self) -> Option<(u64, Left)> {
+    /// a writer writes to it. Returns what was lent (`None`: it was not).
+    pub(crate) async fn take_back(&self) -> Option<Returned> {
         loop {
             let notified = self.ready.notified();
             {
@@ -296,13 +327,41 @@ impl SessionHandle {
                     Owner::Lent => {
                         slot.owner = Owner::Task;
                         slot.stream = None;
-                        return Some((slot.seq, std::mem::take(&mut slot.left)));
+                        return Some(Returned {
+                            seq: slot.seq,
+                            left: std::mem::take(&mut slot.left),
+                            encoder: slot.encoder.take(),
+                        });
                     }
                 }
             }
             notified.await;
         }
     }
+}
+
+/// What a session's task gets back from the writers.
+#[derive(Debug)]
+pub(crate) struct Returned {
+    /// The sequence number of the session's last dispatch.
+    pub seq: u64,
+    /// What the writers left to write.
+    pub left: Left,
+    /// The compressor that was lent with the socket.
+    pub encoder: Option<Box<Encoder>>,
+}
+
+/// The compressed frame of a fanned-out event numbered `seq`: the whole
+/// dispatch, through the session's own compressor.
+pub(crate) fn compressed_frame(
+    encoder: &mut Encoder,
+    seq: u64,
+    event: &Prepared,
+) -> Result<OutFrame, discord_proto::ProtoError> {
+    #[cfg(feature = "fanout-timing")]
+    crate::timing::record(event.prepared_at.elapsed());
+    let text = crate::frame::dispatch(event.name(), seq, event.data());
+    encoder.encode(text.as_bytes()).map(OutFrame::binary)
 }
 
 /// The frame of a fanned-out event numbered `seq`: the event's data,

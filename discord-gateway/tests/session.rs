@@ -373,6 +373,66 @@ async fn zlib_stream_releases_an_idle_compressor_between_heartbeats() {
     assert_eq!(heartbeat(&mut ws, &mut decoder).await, stored_ack);
 }
 
+/// zlib-stream sessions' events are compressed by the writers, each into
+/// its own session's stream, between frames the session's task compresses
+/// itself (heartbeat ACKs): every message decodes, in order, numbered
+/// without a gap.
+#[tokio::test]
+async fn zlib_stream_sessions_get_every_event_in_order_between_their_own_frames() {
+    let n = single().await;
+    let mut sessions = vec![zlib_session(&n).await, zlib_session(&n).await];
+    let gateway = n.gateway.clone();
+    let publisher = tokio::spawn(async move {
+        for i in 1..=300 {
+            gateway.publish(&message(i, 10)).await.unwrap();
+            if i % 50 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    for (ws, decoder) in &mut sessions {
+        let mut contents = Vec::new();
+        let mut seqs = Vec::new();
+        let mut acks = 0;
+        let mut beats = 0;
+        while contents.len() < 300 {
+            if contents.len() / 60 >= beats {
+                ws.send(Message::text(r#"{"op":1,"d":null}"#))
+                    .await
+                    .unwrap();
+                beats += 1;
+            }
+            let payload = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                next_decoded(ws, decoder),
+            )
+            .await
+            .expect("the events keep coming");
+            match payload["op"].as_u64() {
+                Some(11) => acks += 1,
+                Some(0) => {
+                    assert_eq!(payload["t"], "MESSAGE_CREATE");
+                    seqs.push(payload["s"].as_u64().unwrap());
+                    contents.push(payload["d"]["content"].as_str().unwrap().to_owned());
+                }
+                _ => panic!("unexpected payload {payload}"),
+            }
+        }
+        let want: Vec<String> = (1..=300).map(|i| format!("message {i}")).collect();
+        assert_eq!(contents, want);
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "numbered without a gap: {seqs:?}"
+        );
+        while acks < beats {
+            let payload = next_decoded(ws, decoder).await;
+            assert_eq!(payload["op"], 11, "nothing but ACKs is left");
+            acks += 1;
+        }
+    }
+    publisher.await.unwrap();
+}
+
 #[tokio::test]
 async fn zstd_stream_compresses_every_payload() {
     use discord_proto::compression::{Decoder, TransportCompression};

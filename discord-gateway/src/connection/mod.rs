@@ -27,7 +27,7 @@ use crate::logged;
 use crate::protocol::{Protocol, Step};
 use crate::socket::{Incoming, OutFrame, Socket};
 use crate::view::GuildView;
-use crate::writer::{BATCH, Left, dispatch_frame};
+use crate::writer::{BATCH, Left, compressed_frame, dispatch_frame};
 
 mod commands;
 mod detach;
@@ -273,24 +273,22 @@ impl Conn {
         }
     }
 
-    /// Lends the socket to the writers if they can write it: a live,
-    /// uncompressed session on TCP with nothing of its own waiting to be
-    /// written, and no RESUME hand-over under way.
+    /// Lends the socket, with the connection's compressor if it has one,
+    /// to the writers if they can write it: a live session on TCP with
+    /// nothing of its own waiting to be written, and no RESUME hand-over
+    /// under way.
     fn lend(&mut self) {
         let (Some(live), Some(socket)) = (self.live.as_ref(), self.socket.as_mut()) else {
             return;
         };
-        if self.encoder.is_some()
-            || !self.out.is_empty()
-            || live.dedup.is_some()
-            || socket.has_control()
-        {
+        if !self.out.is_empty() || live.dedup.is_some() || socket.has_control() {
             return;
         }
         let Some(stream) = socket.tcp() else {
             return;
         };
-        live.handle.lend(self.proto.seq(), stream);
+        live.handle
+            .lend(self.proto.seq(), stream, self.encoder.take());
         socket.set_lent(true);
     }
 
@@ -302,11 +300,13 @@ impl Conn {
             return Ok(());
         };
         socket.set_lent(false);
-        let Some((seq, left)) = live.handle.take_back().await else {
+        let Some(returned) = live.handle.take_back().await else {
             return Ok(());
         };
-        self.proto.set_seq(seq);
-        match left {
+        self.proto.set_seq(returned.seq);
+        // Lent with the socket (`lend` took it), so it comes back with it.
+        self.encoder = returned.encoder;
+        match returned.left {
             Left::Nothing => Ok(()),
             Left::Unwritten(bytes) => {
                 socket.unwritten_first(bytes);
@@ -567,12 +567,11 @@ impl Conn {
         if self.socket.is_none() {
             return Err(());
         }
-        if self.encoder.is_some() {
-            #[cfg(feature = "fanout-timing")]
-            crate::timing::record(event.prepared_at.elapsed());
-            return self.send_text(frame::dispatch(event.name(), seq, event.data()));
-        }
-        self.out.push(dispatch_frame(seq, event));
+        let frame = match self.encoder.as_deref_mut() {
+            Some(encoder) => compressed_frame(encoder, seq, &event).map_err(|_| ())?,
+            None => dispatch_frame(seq, event),
+        };
+        self.out.push(frame);
         Ok(())
     }
 

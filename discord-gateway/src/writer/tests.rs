@@ -9,6 +9,7 @@ use discord_proto::gateway::Intents;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::{Claim, Left, dispatch_frame};
 use crate::hub::{Prepared, SessionHandle};
@@ -49,35 +50,48 @@ fn loop_write(handle: &SessionHandle) -> (Vec<u64>, bool) {
     };
     assert_eq!(count, events.len());
     let seqs = (first..).take(count).collect();
-    let frames: Vec<_> = (first..)
-        .zip(events)
-        .map(|(seq, e)| dispatch_frame(seq, e))
-        .collect();
-    handle.write_claimed(&frames);
+    handle.write_claimed(first, events.into_iter(), &mut Vec::new());
     let stalled = handle.stalled();
     (seqs, stalled)
 }
 
-/// The `(s, d.id)` of each whole text frame in `bytes`.
-fn dispatches(mut bytes: &[u8]) -> Vec<(u64, String)> {
+/// The payload of each whole frame in `bytes`, with whether it was binary.
+fn payloads(mut bytes: &[u8]) -> Vec<(bool, Vec<u8>)> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let mut cursor = std::io::Cursor::new(bytes);
-        let (_, len) = FrameHeader::parse(&mut cursor)
+        let (header, len) = FrameHeader::parse(&mut cursor)
             .expect("a valid header")
             .expect("a whole header");
         let start = cursor.position() as usize;
         let end = start + len as usize;
-        let v: serde_json::Value = serde_json::from_slice(&bytes[start..end]).unwrap();
-        assert_eq!(v["op"], 0);
-        assert_eq!(v["t"], "MESSAGE_CREATE");
-        out.push((
-            v["s"].as_u64().unwrap(),
-            v["d"]["id"].as_str().unwrap().to_owned(),
-        ));
+        let binary = header.opcode == OpCode::Data(Data::Binary);
+        out.push((binary, bytes[start..end].to_vec()));
         bytes = &bytes[end..];
     }
     out
+}
+
+/// The `(s, d.id)` of a MESSAGE_CREATE dispatch.
+fn dispatch(json: &[u8]) -> (u64, String) {
+    let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+    assert_eq!(v["op"], 0);
+    assert_eq!(v["t"], "MESSAGE_CREATE");
+    (
+        v["s"].as_u64().unwrap(),
+        v["d"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The `(s, d.id)` of each whole text frame in `bytes`.
+fn dispatches(bytes: &[u8]) -> Vec<(u64, String)> {
+    payloads(bytes)
+        .into_iter()
+        .map(|(binary, json)| {
+            assert!(!binary, "an uncompressed session gets text frames");
+            dispatch(&json)
+        })
+        .collect()
 }
 
 /// Reads what `client` has received until `want` bytes are in.
@@ -90,11 +104,21 @@ async fn read_exactly(client: &mut TcpStream, want: usize) -> Vec<u8> {
     got
 }
 
+/// Everything `client` receives until the server's end closes.
+async fn read_to_end(client: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut got))
+        .await
+        .expect("the server's end closes")
+        .unwrap();
+    got
+}
+
 #[tokio::test]
 async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
     let (server, mut client) = pair().await;
     let h = handle();
-    h.lend(5, &server);
+    h.lend(5, &server, None);
     for id in 1..=3 {
         h.queue(event(id, 10));
     }
@@ -121,9 +145,10 @@ async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
     let got = read_exactly(&mut client, frames.iter().map(Vec::len).sum()).await;
     assert_eq!(got, frames.concat(), "the frames a task would write");
     // The task takes the socket back where the loop left it.
-    let (seq, left) = h.take_back().await.expect("it was lent");
-    assert_eq!(seq, 8);
-    assert!(matches!(left, Left::Nothing));
+    let back = h.take_back().await.expect("it was lent");
+    assert_eq!(back.seq, 8);
+    assert!(matches!(back.left, Left::Nothing));
+    assert!(back.encoder.is_none(), "an uncompressed session has none");
     assert!(h.take_back().await.is_none(), "taken back already");
     h.queue(event(4, 10));
     assert!(
@@ -136,7 +161,7 @@ async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
 async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order() {
     let (server, mut client) = pair().await;
     let h = handle();
-    h.lend(0, &server);
+    h.lend(0, &server, None);
     // The client reads nothing until the socket is full.
     let mut sent = Vec::new();
     let mut next = 1;
@@ -162,19 +187,15 @@ async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order()
     tokio::time::timeout(Duration::from_secs(10), h.wait_input())
         .await
         .expect("the task is woken");
-    let (seq, left) = h.take_back().await.unwrap();
-    assert_eq!(seq, *sent.last().unwrap());
-    let Left::Unwritten(rest) = left else {
+    let back = h.take_back().await.unwrap();
+    assert_eq!(back.seq, *sent.last().unwrap());
+    let Left::Unwritten(rest) = back.left else {
         panic!("the rest of the write is left to the task")
     };
     // What the socket took, then the rest, is every frame whole, in order.
     drop(server);
     drop(h);
-    let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut got))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut got = read_to_end(&mut client).await;
     got.extend_from_slice(&rest);
     let frames = dispatches(&got);
     let want: Vec<(u64, String)> = sent.iter().map(|&s| (s, s.to_string())).collect();
@@ -185,7 +206,7 @@ async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order()
 async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
     let (server, _client) = pair().await;
     let h = handle();
-    h.lend(0, &server);
+    h.lend(0, &server, None);
     h.queue(event(1, 10));
     let mut events = Vec::new();
     let Claim::Events { first, .. } = h.claim(super::BATCH, &mut events) else {
@@ -199,16 +220,55 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
             .is_err(),
         "the task waits while the loop logs and writes"
     );
-    let frames: Vec<_> = (first..)
-        .zip(events)
-        .map(|(seq, e)| dispatch_frame(seq, e))
-        .collect();
-    h.write_claimed(&frames);
-    let (seq, left) = tokio::time::timeout(Duration::from_secs(10), task)
+    h.write_claimed(first, events.into_iter(), &mut Vec::new());
+    let back = tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("the loop's release wakes the task")
         .unwrap()
         .unwrap();
-    assert_eq!(seq, 1);
-    assert!(matches!(left, Left::Nothing));
+    assert_eq!(back.seq, 1);
+    assert!(matches!(back.left, Left::Nothing));
+}
+
+/// A compressed session's compressor goes to the writers with its socket:
+/// they compress its events into its own stream, and the task gets the
+/// compressor back where they left it, so its next frame continues the
+/// same stream.
+#[tokio::test]
+async fn a_compressed_session_is_written_by_the_writers_in_its_own_stream() {
+    use discord_proto::compression::{Decoder, Encoder, TransportCompression};
+    let (server, mut client) = pair().await;
+    let h = handle();
+    let kind = TransportCompression::ZlibStream;
+    h.lend(0, &server, Some(Box::new(Encoder::new(kind).unwrap())));
+    for id in 1..=3 {
+        h.queue(event(id, 300));
+    }
+    let (seqs, stalled) = loop_write(&h);
+    assert_eq!(seqs, [1, 2, 3]);
+    assert!(!stalled);
+    let back = h.take_back().await.expect("it was lent");
+    assert_eq!(back.seq, 3);
+    assert!(matches!(back.left, Left::Nothing));
+    let mut encoder = back
+        .encoder
+        .expect("the compressor comes back with the socket");
+    // The task's own next frame, in the same stream.
+    let own = super::compressed_frame(&mut encoder, 4, &event(4, 300)).unwrap();
+    crate::socket::try_write_frames(std::slice::from_ref(&own), |s| server.try_write_vectored(s))
+        .unwrap();
+    drop(server);
+    let got = read_to_end(&mut client).await;
+    let mut decoder = Decoder::new(kind, 1 << 20).unwrap();
+    let mut decoded = Vec::new();
+    for (binary, payload) in payloads(&got) {
+        assert!(binary, "a compressed session gets binary frames");
+        let message = decoder
+            .push(&payload)
+            .unwrap()
+            .expect("one message per frame");
+        decoded.push(dispatch(&message));
+    }
+    let want: Vec<(u64, String)> = (1..=4).map(|s| (s, s.to_string())).collect();
+    assert_eq!(decoded, want);
 }
