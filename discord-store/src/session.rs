@@ -103,8 +103,11 @@ pub enum Replay {
     UnknownSession,
 }
 
-/// Session state and replay logs. Records and logs expire `ttl` after their
-/// last write.
+/// Session state and replay logs. A record and its log expire `ttl` after
+/// the last save. Appends renew that too, each one or (Redis) at least
+/// every 64 sequence numbers, but a session is kept by being saved: the
+/// gateway saves a live session on its heartbeats and a dropped one when
+/// it drops, and a dropped session's resume window is shorter than `ttl`.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Saves (creates or replaces) a session's state.
@@ -114,8 +117,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Deletes a session and its log.
     async fn delete(&self, session_id: &str) -> Result<()>;
     /// Appends a sent event (its sequence number and encoded payload) to the
-    /// session's log, dropping the oldest beyond the store's bound, and
-    /// records `seq` as the session's last sequence number.
+    /// session's log, and records `seq` as the session's last sequence
+    /// number. Entries beyond the store's bound, oldest first, are dropped
+    /// or at least never replayed.
     ///
     /// Payloads are shared (`Arc<str>`): the gateway logs one payload for
     /// every session that received an event, and an in-process store keeps

@@ -285,6 +285,85 @@ mod live {
         assert_eq!(store.replay_after("long", 151).await.unwrap(), Replay::Gap);
     }
 
+    /// Most appends only push: a session's list is trimmed, and its
+    /// expiry and its record's renewed, by appends that hold one of its
+    /// first 64 numbers or a multiple of 64. The list then runs up to 63
+    /// entries past the bound between trims, and a replay still reads no
+    /// further back than the bound.
+    #[tokio::test]
+    async fn lists_are_trimmed_every_64_and_replays_keep_to_the_bound() {
+        use discord_store::SessionStore;
+        use discord_store::session::Replay;
+        use std::sync::Arc;
+
+        let Some((url, prefix)) = target() else {
+            return;
+        };
+        let store = RedisStore::connect_with(&url, &prefix, 100).await.unwrap();
+        let mut conn = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let (hash, log) = (
+            format!("{prefix}session:trim"),
+            format!("{prefix}session:trim:log"),
+        );
+        let short = Duration::from_secs(60);
+        let long = Duration::from_secs(600);
+        store.save(&record("trim"), short).await.unwrap();
+        let append = async |seq: u64, ttl| {
+            let entry: Arc<str> = format!("e{seq}").into();
+            store.append("trim", seq, entry, ttl).await.unwrap();
+        };
+        let pttl = async |conn: &mut redis::aio::MultiplexedConnection, key: &str| -> i64 {
+            redis::cmd("PTTL").arg(key).query_async(conn).await.unwrap()
+        };
+        let mut longest = 0;
+        for seq in 1..=200 {
+            append(seq, short).await;
+            let len: usize = redis::cmd("LLEN")
+                .arg(&log)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            longest = longest.max(len);
+        }
+        assert_eq!(longest, 163, "the bound and 63 more, just before a trim");
+        // Trimmed at 192 to 93-192, then 193-200 pushed: 108 entries, of
+        // which the last 100 (101-200) are the log.
+        let events = |from: u64| -> Replay {
+            Replay::Events((from..=200).map(|s| (s, format!("e{s}"))).collect())
+        };
+        assert_eq!(store.replay_after("trim", 100).await.unwrap(), events(101));
+        assert_eq!(store.replay_after("trim", 150).await.unwrap(), events(151));
+        assert_eq!(store.replay_after("trim", 99).await.unwrap(), Replay::Gap);
+        assert_eq!(store.replay_after("trim", 94).await.unwrap(), Replay::Gap);
+        assert_eq!(store.get("trim").await.unwrap().unwrap().seq, 200);
+
+        // An append that does not renew leaves the expiry as it was...
+        append(201, long).await;
+        for key in [&hash, &log] {
+            let ms = pttl(&mut conn, key).await;
+            assert!(0 < ms && ms <= 60_000, "{key}: {ms} ms");
+        }
+        // ...and one at a multiple of 64 renews both.
+        for seq in 202..=256 {
+            append(seq, long).await;
+        }
+        for key in [&hash, &log] {
+            let ms = pttl(&mut conn, key).await;
+            assert!(ms > 60_000, "{key}: {ms} ms");
+        }
+        // A list that an append makes (no save before it) has an expiry.
+        store
+            .append("unsaved", 2, "e2".into(), short)
+            .await
+            .unwrap();
+        let ms = pttl(&mut conn, &format!("{prefix}session:unsaved:log")).await;
+        assert!(0 < ms && ms <= 60_000, "{ms} ms");
+    }
+
     /// A server that cannot be reached is a typed Unavailable error.
     #[tokio::test]
     async fn unreachable_server_is_unavailable() {

@@ -8,9 +8,16 @@
 //! busy guild (docs/benchmarks.md: one `RPUSH` of a 24-byte entry per
 //! event and session, not of the whole payload through a script). A
 //! payload expires `ttl` after it was last logged for anyone, a session's
-//! list and record `ttl` after its last append or save: what a resume
-//! needs was logged within the resume window. A replay that finds a
-//! payload gone answers [`Replay::Gap`], never a shorter replay.
+//! list and record `ttl` after its last save or renewing append: what a
+//! resume needs was logged within the resume window. A replay that finds
+//! a payload gone answers [`Replay::Gap`], never a shorter replay.
+//!
+//! Most appends are that one `RPUSH` per session and nothing else: an
+//! append trims the list and renews the expiry of the list and record
+//! only when it holds one of the session's first [`RENEW_EVERY`] numbers
+//! (so a list is never without an expiry for long, whoever made it) or
+//! a multiple of it. Between trims a list holds up to `RENEW_EVERY - 1`
+//! entries beyond the bound, which replays do not read.
 //!
 //! Entries written by earlier versions (`"<seq>\n<payload>"`, the payload
 //! inline) are still read.
@@ -47,6 +54,21 @@ return 1
 /// Log entries a replay reads first, from the end: enough for a client
 /// that resumes after a drain or a short drop; more take a second read.
 const REPLAY_TAIL: isize = 64;
+
+/// Sequence numbers between the appends that trim a session's list and
+/// renew its expiry and its record's (each of those is three commands
+/// more than the push: together, at ten events per write, about as much
+/// of Redis's time as the pushes themselves).
+const RENEW_EVERY: u64 = 64;
+
+/// Whether an append of these entries trims and renews: one of the
+/// session's first [`RENEW_EVERY`] numbers (its list may be new) or a
+/// multiple of it.
+fn renews(entries: &[LogEntry]) -> bool {
+    entries
+        .iter()
+        .any(|(seq, _)| *seq < RENEW_EVERY || seq % RENEW_EVERY == 0)
+}
 
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -94,8 +116,8 @@ impl RedisStore {
     /// Each payload not yet in `keys` is stored once: `keys` is shared by
     /// the sessions of one pipeline and keyed by the payload's address,
     /// which the caller's entries keep alive. Then the session's entries
-    /// are pushed, its list is trimmed to the bound, and its list and
-    /// record are kept for `ttl` more.
+    /// are pushed and, if the append [`renews`], its list is trimmed to
+    /// the bound and its list and record are kept for `ttl` more.
     fn log_entries(
         &self,
         pipe: &mut redis::Pipeline,
@@ -121,13 +143,20 @@ impl RedisStore {
             push.arg(format!("{seq} {key}"));
         }
         pipe.add_command(push).ignore();
-        pipe.cmd("LTRIM")
-            .arg(&log)
-            .arg(-i64::try_from(self.capacity).unwrap_or(i64::MAX))
-            .arg(-1)
-            .ignore();
-        pipe.cmd("PEXPIRE").arg(&log).arg(ttl).ignore();
-        pipe.cmd("PEXPIRE").arg(&hash).arg(ttl).ignore();
+        if renews(entries) {
+            pipe.cmd("LTRIM")
+                .arg(&log)
+                .arg(-self.bound())
+                .arg(-1)
+                .ignore();
+            pipe.cmd("PEXPIRE").arg(&log).arg(ttl).ignore();
+            pipe.cmd("PEXPIRE").arg(&hash).arg(ttl).ignore();
+        }
+    }
+
+    /// The log's bound, as a list index.
+    fn bound(&self) -> isize {
+        isize::try_from(self.capacity).unwrap_or(isize::MAX)
     }
 
     /// Logs each session's entries with one pipeline.
@@ -236,10 +265,14 @@ impl SessionStore for RedisStore {
         let (hash, log_key) = self.session_keys(session_id);
         // The log's tail first: a client resuming after a drain or a short
         // drop misses a few events, and a whole log is 1,000 entries.
+        // Only the last `bound` entries count: the list may hold more
+        // until its next trim.
+        let bound = self.bound();
+        let tail = REPLAY_TAIL.min(bound);
         let (exists, entries): (bool, Vec<String>) = redis::pipe()
             .atomic()
             .hexists(&hash, "record")
-            .lrange(&log_key, -REPLAY_TAIL, -1)
+            .lrange(&log_key, -tail, -1)
             .query_async(&mut self.conn.clone())
             .await
             .map_err(map_err)?;
@@ -250,13 +283,14 @@ impl SessionStore for RedisStore {
             .into_iter()
             .map(parse_entry)
             .collect::<Result<Vec<_>>>()?;
-        let tail_enough = log.len() < REPLAY_TAIL as usize
+        let tail_enough = tail == bound
+            || log.len() < tail.unsigned_abs()
             || log.first().is_some_and(|(first, _)| *first <= seq + 1);
         if !tail_enough {
             let entries: Vec<String> = self
                 .conn
                 .clone()
-                .lrange(&log_key, 0, -1)
+                .lrange(&log_key, -bound, -1)
                 .await
                 .map_err(map_err)?;
             log = entries
