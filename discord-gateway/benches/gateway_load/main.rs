@@ -11,7 +11,14 @@
 //! cargo bench -p discord-gateway --bench gateway_load -- --sessions 5000 --rate 200 --warmup 6 --seconds 10
 //! # add --compress zlib-stream for transport compression; --hold 100 reads
 //! # the RSS again after 100 s of heartbeats only
+//! # cluster mode: sessions, presence and pub/sub on Redis (empty it first),
+//! # the sessions spread over two nodes that share events through it
+//! redis-cli flushall; LOAD_REDIS=redis://127.0.0.1:6379/0 LOAD_NODES=2 \
+//!     cargo bench -p discord-gateway --bench gateway_load -- --sessions 5000 --rate 200 --warmup 6 --seconds 10
 //! ```
+//!
+//! With several nodes, the server figures (RSS, CPU, writes) are the
+//! nodes' sums; messages are posted to the first node.
 //!
 //! Reports sessions held, server RSS per session (RSS after connecting
 //! minus RSS before, over the session count), deliveries per second,
@@ -247,33 +254,60 @@ async fn post_at(sender: &mut http_post::Sender, rate: u64, seconds: u64) -> u64
     posted
 }
 
+/// Starts a gateway node in a child process; returns where it listens.
+/// `prefix`: the Redis key prefix the nodes of a run share (cluster mode).
+fn spawn_node(prefix: &str) -> (SocketAddr, std::process::Child) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .arg("--server")
+        .env("LOAD_PREFIX", prefix)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server process");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (line.trim().parse().unwrap(), child)
+}
+
 async fn client(args: Args) {
     // `LOAD_SERVER=ADDR,PID` drives a server started by hand (e.g. under
     // a heap profiler: `heaptrack <bench binary> --server`).
-    let (addr, pid, mut child): (SocketAddr, u32, Option<std::process::Child>) =
-        match std::env::var("LOAD_SERVER") {
-            Ok(v) => {
-                let (addr, pid) = v.split_once(',').expect("LOAD_SERVER=ADDR,PID");
-                (addr.parse().unwrap(), pid.parse().unwrap(), None)
-            }
-            Err(_) => {
-                let exe = std::env::current_exe().unwrap();
-                let mut child = Command::new(exe)
-                    .arg("--server")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .expect("server process");
-                let pid = child.id();
-                let mut line = String::new();
-                std::io::BufReader::new(child.stdout.take().unwrap())
-                    .read_line(&mut line)
-                    .unwrap();
-                (line.trim().parse().unwrap(), pid, Some(child))
-            }
-        };
+    // `LOAD_NODES=N` (with `LOAD_REDIS`) starts N nodes that share Redis:
+    // sessions are spread over them in turn, messages are posted to the
+    // first, and the other nodes get them through Redis pub/sub.
+    let mut children = Vec::new();
+    let nodes: Vec<(SocketAddr, u32)> = match std::env::var("LOAD_SERVER") {
+        Ok(v) => {
+            let (addr, pid) = v.split_once(',').expect("LOAD_SERVER=ADDR,PID");
+            vec![(addr.parse().unwrap(), pid.parse().unwrap())]
+        }
+        Err(_) => {
+            let count: usize = std::env::var("LOAD_NODES")
+                .map(|n| n.parse().expect("LOAD_NODES: a number"))
+                .unwrap_or(1);
+            assert!(
+                count == 1 || std::env::var_os("LOAD_REDIS").is_some(),
+                "LOAD_NODES above 1 needs LOAD_REDIS: nodes share events through Redis"
+            );
+            let prefix = format!("load{}:", std::process::id());
+            (0..count.max(1))
+                .map(|_| {
+                    let (addr, child) = spawn_node(&prefix);
+                    let pid = child.id();
+                    children.push(child);
+                    (addr, pid)
+                })
+                .collect()
+        }
+    };
+    let addr = nodes[0].0;
+    let pids: Vec<u32> = nodes.iter().map(|(_, pid)| *pid).collect();
+    let sum = |f: &dyn Fn(u32) -> u64| pids.iter().map(|&pid| f(pid)).sum::<u64>();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_before = proc_status(pid, "VmRSS:");
+    let rss_before = sum(&|pid| proc_status(pid, "VmRSS:"));
     let hist = Arc::new(Histogram::new());
     // From the server's publish call to receipt: the fanout's share.
     let from_publish = Arc::new(Histogram::new());
@@ -288,7 +322,8 @@ async fn client(args: Args) {
             Arc::clone(&ready),
         );
         let target = n as u64 + 1;
-        tokio::spawn(session(addr, n, args.compress, hist, from_publish, ready2));
+        let node = nodes[n % nodes.len()].0;
+        tokio::spawn(session(node, n, args.compress, hist, from_publish, ready2));
         // Hold the permit until this session is ready: at most 256
         // handshakes in flight.
         let ready = Arc::clone(&ready);
@@ -308,11 +343,12 @@ async fn client(args: Args) {
     }
     let connect_secs = start.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = proc_status(pid, "VmRSS:");
+    let rss_after = sum(&|pid| proc_status(pid, "VmRSS:"));
     let per_session = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / args.sessions as f64;
     println!(
-        "sessions held: {} (identified in {connect_secs:.1} s), compression: {}",
+        "sessions held: {} on {} node(s) (identified in {connect_secs:.1} s), compression: {}",
         args.sessions,
+        nodes.len(),
         args.compress.map_or("none".into(), |c| c.to_string())
     );
     println!(
@@ -320,7 +356,7 @@ async fn client(args: Args) {
     );
     if args.hold > 0 {
         tokio::time::sleep(Duration::from_secs(args.hold)).await;
-        let rss_held = proc_status(pid, "VmRSS:");
+        let rss_held = sum(&|pid| proc_status(pid, "VmRSS:"));
         let per_session =
             (rss_held.saturating_sub(rss_before)) as f64 * 1024.0 / args.sessions as f64;
         println!(
@@ -340,9 +376,9 @@ async fn client(args: Args) {
         MEASURED_FROM.store(now_nanos() as u64, Ordering::Relaxed);
         let ticks_per_sec = 100.0; // USER_HZ on Linux
         http_post::post(&mut sender, "/timing", String::new()).await;
-        let cpu_before = cpu_ticks(pid);
+        let cpu_before = sum(&cpu_ticks);
         let tool_cpu_before = cpu_ticks(std::process::id());
-        let writes_before = write_syscalls(pid);
+        let writes_before = sum(&write_syscalls);
         let received_before = hist.count();
         let begin = Instant::now();
         let posted = post_at(&mut sender, args.rate, args.seconds).await;
@@ -356,9 +392,9 @@ async fn client(args: Args) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let total_secs = begin.elapsed().as_secs_f64();
-        let cpu = (cpu_ticks(pid) - cpu_before) as f64 / ticks_per_sec;
+        let cpu = (sum(&cpu_ticks) - cpu_before) as f64 / ticks_per_sec;
         let tool_cpu = (cpu_ticks(std::process::id()) - tool_cpu_before) as f64 / ticks_per_sec;
-        let writes = write_syscalls(pid) - writes_before;
+        let writes = sum(&write_syscalls) - writes_before;
         let delivered = hist.count() - received_before;
         println!(
             "posted {posted} messages in {offered_secs:.1} s ({:.0} deliveries/s offered)",
@@ -400,7 +436,7 @@ async fn client(args: Args) {
             _ => println!("(build with --features fanout-timing for the server's share)"),
         }
     }
-    if let Some(child) = child.as_mut() {
+    for child in &mut children {
         let _ = child.kill();
         let _ = child.wait();
     }

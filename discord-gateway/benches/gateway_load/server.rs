@@ -113,12 +113,15 @@ pub(crate) async fn server() {
     let addr = listener.local_addr().unwrap();
     let config = GatewayConfig {
         resume_gateway_url: format!("ws://{addr}"),
+        node_id: format!("load-{}", std::process::id()),
         ..GatewayConfig::default()
     };
     let stores = match std::env::var("LOAD_REDIS") {
         Ok(url) => {
-            // A prefix of this run's own, so runs never read each other's logs.
-            let prefix = format!("load{}:", std::process::id());
+            // A prefix of this run's own (shared by its nodes), so runs
+            // never read each other's logs.
+            let prefix = std::env::var("LOAD_PREFIX")
+                .unwrap_or_else(|_| format!("load{}:", std::process::id()));
             let redis = RedisStore::connect_with(&url, &prefix, 1000)
                 .await
                 .expect("LOAD_REDIS: connect");
