@@ -17,12 +17,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-fn skip_or_fail(library: &str, variable: &str) {
+/// Skips loudly, or fails when `E2E_REQUIRE` names `library`; `missing`
+/// says what the test lacks.
+fn skip_or_fail(library: &str, missing: &str) {
     let required = std::env::var("E2E_REQUIRE").unwrap_or_default();
     if required.split(',').any(|r| r.trim() == library) {
-        panic!("the {library} test is required by E2E_REQUIRE but {variable} is not set");
+        panic!("the {library} test is required by E2E_REQUIRE but {missing}");
     }
-    eprintln!("\n*** SKIPPED: the {library} test did not run because {variable} is not set. ***");
+    eprintln!("\n*** SKIPPED: the {library} test did not run: {missing}. ***");
 }
 
 /// Runs a bot script to completion; returns the JSON it printed last.
@@ -44,23 +46,32 @@ fn script(name: &str) -> String {
     format!("{}/compat/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-#[tokio::test]
-async fn a_stock_discord_py_bot_works_against_the_server() {
-    let Some(python) = std::env::var("DISCORD_PY_PYTHON")
+/// The Python that runs discord.py, if there is one.
+fn discord_py() -> Option<String> {
+    let python = std::env::var("DISCORD_PY_PYTHON")
         .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        return skip_or_fail("discord.py", "DISCORD_PY_PYTHON");
-    };
+        .filter(|p| !p.is_empty());
+    if python.is_none() {
+        skip_or_fail("discord.py", "DISCORD_PY_PYTHON is not set");
+    }
+    python
+}
+
+/// Runs the discord.py bot on `compression` (what it asks the gateway for)
+/// against a fresh server, and checks everything it did.
+async fn discord_py_bot(python: &str, compression: &str) {
     let dir = tempfile::tempdir().unwrap();
     // Heartbeats every second, so that the bot's connection idles through
-    // a few of them (and its zlib compressor is let go) in a short test.
+    // a few of them (and a zlib compressor is let go) in a short test.
     let mut config = common::server_config(dir.path());
     config.heartbeat_interval = Duration::from_secs(1);
     let server = common::server_with(config).await;
     let mut cmd = tokio::process::Command::new(python);
-    cmd.arg(script("discord_py_bot.py")).arg(server.url());
+    cmd.arg(script("discord_py_bot.py"))
+        .arg(server.url())
+        .arg(compression);
     let result = run(cmd).await;
+    assert_eq!(result["compression"], compression, "{result}");
     assert_eq!(result["guilds"], json!(["dpy guild"]));
     assert_eq!(result["got"], "!ping");
     assert_eq!(result["history"], json!(["pong (edited)", "!ping"]));
@@ -76,13 +87,42 @@ async fn a_stock_discord_py_bot_works_against_the_server() {
     server.stop().await.unwrap();
 }
 
+/// discord.py without a zstd decompressor: zlib-stream.
+#[tokio::test]
+async fn a_stock_discord_py_bot_works_against_the_server() {
+    if let Some(python) = discord_py() {
+        discord_py_bot(&python, "zlib-stream").await;
+    }
+}
+
+/// discord.py with its `speed` extra (the zstandard package), or on
+/// Python 3.14: zstd-stream, one zstd frame for the whole connection.
+#[tokio::test]
+async fn a_stock_discord_py_bot_works_against_the_server_on_zstd_stream() {
+    let Some(python) = discord_py() else { return };
+    let probe = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import discord.utils as u; print(u._ActiveDecompressionContext.COMPRESSION_TYPE)",
+        ])
+        .output()
+        .expect("cannot run DISCORD_PY_PYTHON");
+    if String::from_utf8_lossy(&probe.stdout).trim() != "zstd-stream" {
+        return skip_or_fail(
+            "discord.py",
+            "DISCORD_PY_PYTHON has no zstd decompressor (pip install zstandard)",
+        );
+    }
+    discord_py_bot(&python, "zstd-stream").await;
+}
+
 #[tokio::test]
 async fn a_stock_discord_js_bot_works_against_the_server() {
     let Some(modules) = std::env::var("DISCORD_JS_DIR")
         .ok()
         .filter(|p| !p.is_empty())
     else {
-        return skip_or_fail("discord.js", "DISCORD_JS_DIR");
+        return skip_or_fail("discord.js", "DISCORD_JS_DIR is not set");
     };
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path()).await;
