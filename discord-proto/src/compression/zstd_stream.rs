@@ -21,27 +21,37 @@ impl std::fmt::Debug for ZstdStreamEncoder {
     }
 }
 
-/// The encoder's window and match tables, as powers of two. At zstd's
-/// defaults for its default level (a 2 MiB window and tables of 128K and
-/// 64K entries) every connection's encoder held about 830 KB once it had
-/// sent a few messages: 12 GB for 15,000 idle sessions. Gateway messages
-/// are a few KB, so a 32 KiB window still finds what repeats between one
-/// message and the next few; a decoder accepts any window up to its limit
-/// (2^27 by default), so clients are unaffected.
-const WINDOW_LOG: u32 = 15;
+/// The encoder's window and match table, as powers of two. A zstd-stream
+/// connection is one zstd frame from start to end (discord.py's
+/// decompressor cannot read a second frame), so unlike zlib-stream's
+/// compressor this one cannot be let go while the connection idles: what
+/// it holds, every connection holds for its life. At zstd's default level
+/// and its defaults for it (a 2 MiB window, tables of 128K and 64K
+/// entries) that was about 830 KB per connection: 12 GB for 15,000 idle
+/// sessions; with a 32 KiB window and tables of 8K entries, 120 KB.
+///
+/// Gateway messages are a few hundred bytes to a few KB, and what one
+/// repeats is mostly the keys and IDs of the message before: a 4 KiB
+/// window at zstd's fastest level (one hash table of 1K entries, no chain
+/// table) compresses a stream of MESSAGE_CREATEs as well as those
+/// (41 bytes a message against 42; docs/benchmarks.md) in 50 KB per
+/// encoder, and a 48 KB message to 3.9 KB instead of 1.8. A decoder
+/// accepts any window up to its limit (2^27 by default), so clients are
+/// unaffected.
+const WINDOW_LOG: u32 = 12;
 /// See [`WINDOW_LOG`].
-const TABLE_LOG: u32 = 13;
+const HASH_LOG: u32 = 10;
+/// See [`WINDOW_LOG`]: zstd's fastest strategy.
+const LEVEL: i32 = 1;
 
 impl ZstdStreamEncoder {
-    /// A fresh stream at zstd's default level, with a 32 KiB window and
-    /// match tables of 8K entries: about 120 KB per encoder once in use,
-    /// against about 830 KB with zstd's defaults for the level.
+    /// A fresh stream at zstd's fastest level with a 4 KiB window and a
+    /// match table of 1K entries: about 50 KB per encoder once in use.
     pub fn new() -> Result<Self, ProtoError> {
-        let mut inner = RawEncoder::new(zstd::DEFAULT_COMPRESSION_LEVEL).map_err(zstd_err)?;
+        let mut inner = RawEncoder::new(LEVEL).map_err(zstd_err)?;
         for parameter in [
             CParameter::WindowLog(WINDOW_LOG),
-            CParameter::HashLog(TABLE_LOG),
-            CParameter::ChainLog(TABLE_LOG),
+            CParameter::HashLog(HASH_LOG),
         ] {
             inner.set_parameter(parameter).map_err(zstd_err)?;
         }
