@@ -199,8 +199,13 @@ impl ZlibStreamEncoder {
 #[derive(Debug)]
 pub struct ZlibStreamDecoder {
     inner: Decompress,
+    /// The frames so far of a message sent in several (most come in one,
+    /// and are read where they are).
     pending: Vec<u8>,
     max_message: usize,
+    /// The last message's length: the next one's first guess, so that a
+    /// typical message is inflated in one call into one allocation.
+    last_len: usize,
 }
 
 impl ZlibStreamDecoder {
@@ -211,6 +216,7 @@ impl ZlibStreamDecoder {
             inner: Decompress::new(true),
             pending: Vec::new(),
             max_message,
+            last_len: 0,
         }
     }
 
@@ -218,18 +224,27 @@ impl ZlibStreamDecoder {
     /// `00 00 ff ff`) arrived, `None` while more frames are needed.
     pub fn push(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, ProtoError> {
         if self.pending.len() + frame.len() > self.max_message {
-            self.pending.clear();
+            self.pending = Vec::new();
             return Err(ProtoError::TooLarge {
                 limit: self.max_message,
             });
+        }
+        if self.pending.is_empty() && frame.ends_with(&ZLIB_SUFFIX) {
+            return self.inflate(frame).map(Some);
         }
         self.pending.extend_from_slice(frame);
         if !self.pending.ends_with(&ZLIB_SUFFIX) {
             return Ok(None);
         }
         let compressed = std::mem::take(&mut self.pending);
-        let mut out = Vec::with_capacity((compressed.len() * 4).min(self.max_message).max(64));
-        let mut input = &compressed[..];
+        self.inflate(&compressed).map(Some)
+    }
+
+    /// Inflates one whole message.
+    fn inflate(&mut self, compressed: &[u8]) -> Result<Vec<u8>, ProtoError> {
+        let guess = (self.last_len + self.last_len / 4).max(compressed.len() * 4);
+        let mut out = Vec::with_capacity(guess.min(self.max_message).max(64));
+        let mut input = compressed;
         loop {
             if out.len() == out.capacity() {
                 if out.len() >= self.max_message {
@@ -255,15 +270,22 @@ impl ZlibStreamDecoder {
                 });
             }
             let stalled = consumed == 0 && out.len() == before_out;
-            match status {
-                Status::StreamEnd => return Ok(Some(out)),
-                _ if input.is_empty() && out.len() < out.capacity() => return Ok(Some(out)),
+            let done = match status {
+                Status::StreamEnd => true,
+                _ if input.is_empty() && out.len() < out.capacity() => true,
+                // The output filled exactly as the input ran out, and the
+                // call with room to spare had nothing more to give.
+                _ if input.is_empty() && stalled => true,
                 _ if stalled && out.len() < out.capacity() => {
                     return Err(ProtoError::Compression(
                         "zlib stream made no progress".to_owned(),
                     ));
                 }
-                _ => {}
+                _ => false,
+            };
+            if done {
+                self.last_len = out.len();
+                return Ok(out);
             }
         }
     }
@@ -272,6 +294,21 @@ impl ZlibStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A message that fills the decoder's first guess exactly (the last
+    /// message's length and a quarter) comes back whole, not as an error.
+    #[test]
+    fn a_message_that_fills_the_first_guess_exactly_is_read() {
+        let mut enc = ZlibStreamEncoder::new();
+        let mut dec = ZlibStreamDecoder::new(1 << 20);
+        let first = vec![b'a'; 400];
+        let second = vec![b'b'; 500];
+        for msg in [&first, &second, &first] {
+            let frame = enc.encode(msg).unwrap();
+            assert!(frame.len() * 4 < 500, "the guess is the last length's");
+            assert_eq!(dec.push(&frame).unwrap().as_deref(), Some(&msg[..]));
+        }
+    }
 
     #[test]
     fn a_message_split_over_frames_is_reassembled() {

@@ -90,6 +90,8 @@ impl ZstdStreamEncoder {
 pub struct ZstdStreamDecoder {
     inner: RawDecoder<'static>,
     max_message: usize,
+    /// The last message's length: the next one's first guess.
+    last_len: usize,
 }
 
 impl std::fmt::Debug for ZstdStreamDecoder {
@@ -106,12 +108,14 @@ impl ZstdStreamDecoder {
         Ok(ZstdStreamDecoder {
             inner: RawDecoder::new().map_err(zstd_err)?,
             max_message,
+            last_len: 0,
         })
     }
 
     /// Decompresses one frame (one flushed message).
     pub fn push(&mut self, frame: &[u8]) -> Result<Vec<u8>, ProtoError> {
-        let mut out = vec![0u8; (frame.len() * 4).clamp(256, self.max_message.max(1))];
+        let guess = (self.last_len + self.last_len / 4).max(frame.len() * 4);
+        let mut out = vec![0u8; guess.clamp(256, self.max_message.max(1))];
         let mut written = 0;
         let mut input = InBuffer::around(frame);
         loop {
@@ -133,6 +137,7 @@ impl ZstdStreamDecoder {
             }
         }
         out.truncate(written);
+        self.last_len = written;
         Ok(out)
     }
 }
@@ -162,6 +167,7 @@ mod tests {
         ZstdStreamDecoder {
             inner,
             max_message: 1 << 20,
+            last_len: 0,
         }
     }
 
