@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use discord_proto::Snowflake;
+use discord_proto::compression::{Decoder, Encoder, TransportCompression};
 use discord_proto::gateway::Intents;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -157,28 +158,33 @@ async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
     );
 }
 
+/// Queues and writes events made by `make` (numbered from 1), 16 at a
+/// time, until a write stalls because the client reads nothing; returns
+/// the sequence numbers claimed.
+fn fill_until_stalled(h: &SessionHandle, make: impl Fn(u64) -> Arc<Prepared>) -> Vec<u64> {
+    let mut sent = Vec::new();
+    let mut next = 1;
+    loop {
+        for _ in 0..16 {
+            h.queue(make(next));
+            next += 1;
+        }
+        let (seqs, stalled) = loop_write(h);
+        sent.extend(seqs);
+        if stalled {
+            return sent;
+        }
+        assert!(sent.len() < 100_000, "a socket that is never read fills up");
+    }
+}
+
 #[tokio::test]
 async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order() {
     let (server, mut client) = pair().await;
     let h = handle();
     h.lend(0, &server, None);
-    // The client reads nothing until the socket is full.
-    let mut sent = Vec::new();
-    let mut next = 1;
-    let stalled = loop {
-        for _ in 0..16 {
-            h.queue(event(next, 4_000));
-            next += 1;
-        }
-        let (seqs, stalled) = loop_write(&h);
-        sent.extend(seqs);
-        if stalled {
-            break true;
-        }
-        assert!(sent.len() < 100_000, "a socket that is never read fills up");
-    };
-    assert!(stalled);
-    h.queue(event(next, 10));
+    let sent = fill_until_stalled(&h, |id| event(id, 4_000));
+    h.queue(event(sent.len() as u64 + 1, 10));
     assert!(
         matches!(h.claim(super::BATCH, &mut Vec::new()), Claim::NotLent),
         "no loop writes after an unfinished write"
@@ -230,17 +236,37 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
     assert!(matches!(back.left, Left::Nothing));
 }
 
+/// A session lent to the writers with a zlib-stream compressor: the
+/// handle, the server's end and the client's.
+async fn compressed_session() -> (Arc<SessionHandle>, Arc<TcpStream>, TcpStream) {
+    let (server, client) = pair().await;
+    let h = handle();
+    let encoder = Encoder::new(TransportCompression::ZlibStream).unwrap();
+    h.lend(0, &server, Some(Box::new(encoder)));
+    (h, server, client)
+}
+
+/// The `(s, d.id)` of each binary frame in `bytes`, decoded as one
+/// zlib stream.
+fn decode_stream(bytes: &[u8]) -> Vec<(u64, String)> {
+    let mut decoder = Decoder::new(TransportCompression::ZlibStream, 1 << 20).unwrap();
+    payloads(bytes)
+        .into_iter()
+        .map(|(binary, payload)| {
+            assert!(binary, "a compressed session gets binary frames");
+            let message = decoder.push(&payload).unwrap();
+            dispatch(&message.expect("one message per frame"))
+        })
+        .collect()
+}
+
 /// A compressed session's compressor goes to the writers with its socket:
 /// they compress its events into its own stream, and the task gets the
 /// compressor back where they left it, so its next frame continues the
 /// same stream.
 #[tokio::test]
 async fn a_compressed_session_is_written_by_the_writers_in_its_own_stream() {
-    use discord_proto::compression::{Decoder, Encoder, TransportCompression};
-    let (server, mut client) = pair().await;
-    let h = handle();
-    let kind = TransportCompression::ZlibStream;
-    h.lend(0, &server, Some(Box::new(Encoder::new(kind).unwrap())));
+    let (h, server, mut client) = compressed_session().await;
     for id in 1..=3 {
         h.queue(event(id, 300));
     }
@@ -259,16 +285,53 @@ async fn a_compressed_session_is_written_by_the_writers_in_its_own_stream() {
         .unwrap();
     drop(server);
     let got = read_to_end(&mut client).await;
-    let mut decoder = Decoder::new(kind, 1 << 20).unwrap();
-    let mut decoded = Vec::new();
-    for (binary, payload) in payloads(&got) {
-        assert!(binary, "a compressed session gets binary frames");
-        let message = decoder
-            .push(&payload)
-            .unwrap()
-            .expect("one message per frame");
-        decoded.push(dispatch(&message));
-    }
     let want: Vec<(u64, String)> = (1..=4).map(|s| (s, s.to_string())).collect();
-    assert_eq!(decoded, want);
+    assert_eq!(decode_stream(&got), want);
+}
+
+/// A compressed session's write that the socket cannot take is left to
+/// the task as compressed bytes, and the compressor comes back past them:
+/// the rest, then the task's own next frame, continue the one stream, and
+/// every message decodes in order.
+#[tokio::test]
+async fn a_compressed_write_the_socket_cannot_take_continues_the_stream() {
+    let (h, server, mut client) = compressed_session().await;
+    // Padding that does not compress away, so the socket fills.
+    let noisy = |id: u64| {
+        let mut x = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let pad: String = (0..4_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect();
+        let data = format!(r#"{{"id":"{id}","pad":"{pad}"}}"#);
+        Arc::new(Prepared::new(id, "MESSAGE_CREATE", &data))
+    };
+    let sent = fill_until_stalled(&h, noisy);
+    tokio::time::timeout(Duration::from_secs(10), h.wait_input())
+        .await
+        .expect("the task is woken");
+    let back = h.take_back().await.unwrap();
+    let Left::Unwritten(rest) = back.left else {
+        panic!("the rest of the write is left to the task")
+    };
+    let mut encoder = back.encoder.expect("the compressor comes back");
+    let next = *sent.last().unwrap() + 1;
+    let own = super::compressed_frame(&mut encoder, next, &event(next, 10)).unwrap();
+    let mut tail = Vec::new();
+    crate::socket::try_write_frames(std::slice::from_ref(&own), |slices| {
+        slices.iter().for_each(|s| tail.extend_from_slice(s));
+        Ok(slices.iter().map(|s| s.len()).sum())
+    })
+    .unwrap();
+    drop(server);
+    drop(h);
+    let mut got = read_to_end(&mut client).await;
+    got.extend_from_slice(&rest);
+    got.extend_from_slice(&tail);
+    let want: Vec<(u64, String)> = (1..=next).map(|s| (s, s.to_string())).collect();
+    assert_eq!(decode_stream(&got), want);
 }
