@@ -23,6 +23,15 @@ mod live {
         Some((url, format!("dstore-test:{}:", suite::namespace())))
     }
 
+    /// A plain connection to the server, to look at the keys a store wrote.
+    async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
     async fn redis() -> Option<RedisStore> {
         let (url, prefix) = target()?;
         Some(
@@ -185,11 +194,7 @@ mod live {
         }
         store.append_batch(batch, ttl).await.unwrap();
 
-        let mut conn = redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut conn = raw(&url).await;
         let payload_keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{prefix}p:*"))
             .query_async(&mut conn)
@@ -300,11 +305,7 @@ mod live {
             return;
         };
         let store = RedisStore::connect_with(&url, &prefix, 100).await.unwrap();
-        let mut conn = redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut conn = raw(&url).await;
         let (hash, log) = (
             format!("{prefix}session:trim"),
             format!("{prefix}session:trim:log"),

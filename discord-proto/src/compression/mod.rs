@@ -30,6 +30,14 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use zlib::{ZlibStreamDecoder, ZlibStreamEncoder};
+
+/// A decoder's first guess at a message's decompressed length: a quarter
+/// more than the last message's, or four times its compressed length,
+/// whichever is more. A typical message is then decompressed in one call
+/// into one allocation.
+fn output_guess(last_len: usize, compressed: usize) -> usize {
+    (last_len + last_len / 4).max(compressed * 4)
+}
 pub use zstd_stream::{ZstdStreamDecoder, ZstdStreamEncoder};
 
 /// The four bytes that end every message of a `zlib-stream`.

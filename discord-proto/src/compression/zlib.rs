@@ -242,7 +242,7 @@ impl ZlibStreamDecoder {
 
     /// Inflates one whole message.
     fn inflate(&mut self, compressed: &[u8]) -> Result<Vec<u8>, ProtoError> {
-        let guess = (self.last_len + self.last_len / 4).max(compressed.len() * 4);
+        let guess = super::output_guess(self.last_len, compressed.len());
         let mut out = Vec::with_capacity(guess.min(self.max_message).max(64));
         let mut input = compressed;
         loop {

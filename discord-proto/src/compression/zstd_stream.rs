@@ -114,7 +114,7 @@ impl ZstdStreamDecoder {
 
     /// Decompresses one frame (one flushed message).
     pub fn push(&mut self, frame: &[u8]) -> Result<Vec<u8>, ProtoError> {
-        let guess = (self.last_len + self.last_len / 4).max(frame.len() * 4);
+        let guess = super::output_guess(self.last_len, frame.len());
         let mut out = vec![0u8; guess.clamp(256, self.max_message.max(1))];
         let mut written = 0;
         let mut input = InBuffer::around(frame);
