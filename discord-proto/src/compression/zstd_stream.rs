@@ -115,7 +115,9 @@ impl ZstdStreamDecoder {
     /// Decompresses one frame (one flushed message).
     pub fn push(&mut self, frame: &[u8]) -> Result<Vec<u8>, ProtoError> {
         let guess = super::output_guess(self.last_len, frame.len());
-        let mut out = vec![0u8; guess.clamp(256, self.max_message.max(1))];
+        // Never past the limit, even a limit under the usual floor (a
+        // `clamp` with the bounds crossed would panic).
+        let mut out = vec![0u8; guess.max(256).min(self.max_message.max(1))];
         let mut written = 0;
         let mut input = InBuffer::around(frame);
         loop {
@@ -207,6 +209,21 @@ mod tests {
         let mut dec = small_window_decoder();
         let frame = wide.encode(messages[0].as_bytes()).unwrap();
         assert!(dec.push(&frame).is_err(), "the default window is refused");
+    }
+
+    /// A limit under the decoder's usual first buffer (256 bytes) is
+    /// still a limit, not a panic.
+    #[test]
+    fn a_limit_under_256_bytes_holds() {
+        let mut enc = ZstdStreamEncoder::new().unwrap();
+        let mut dec = ZstdStreamDecoder::new(100).unwrap();
+        let short = vec![b'a'; 50];
+        assert_eq!(dec.push(&enc.encode(&short).unwrap()).unwrap(), short);
+        let long = vec![b'b'; 200];
+        assert!(matches!(
+            dec.push(&enc.encode(&long).unwrap()),
+            Err(ProtoError::TooLarge { limit: 100 })
+        ));
     }
 
     #[test]
