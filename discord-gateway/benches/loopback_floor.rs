@@ -261,6 +261,8 @@ struct Reader {
     buf: Vec<u8>,
     /// Where unparsed bytes start in `buf`.
     start: usize,
+    /// Where they end.
+    end: usize,
 }
 
 struct Stats {
@@ -294,30 +296,27 @@ fn read_loop(
         for ev in &events {
             let r = &mut readers[ev.token().0];
             loop {
-                if r.buf.capacity() - r.buf.len() < 8192 {
-                    r.buf.drain(..r.start);
+                // The buffer stays at its full length (zeroed once):
+                // `end` marks what was read, so no read zeroes memory.
+                if r.buf.len() - r.end < 8192 {
+                    r.buf.copy_within(r.start..r.end, 0);
+                    r.end -= r.start;
                     r.start = 0;
-                    r.buf.reserve(16 * 1024);
                 }
-                let len = r.buf.len();
-                let cap = r.buf.capacity();
-                r.buf.resize(cap, 0);
-                match r.stream.read(&mut r.buf[len..]) {
-                    Ok(0) => {
-                        r.buf.truncate(len);
-                        break;
-                    }
+                let room = r.buf.len() - r.end;
+                match r.stream.read(&mut r.buf[r.end..]) {
+                    Ok(0) => break,
                     Ok(n) => {
-                        r.buf.truncate(len + n);
+                        r.end += n;
                         let at = now_nanos();
                         let mut got = 0;
-                        while r.buf.len() - r.start >= 4 {
+                        while r.end - r.start >= 4 {
                             assert_eq!(r.buf[r.start], 0x81, "a text frame");
                             let size = usize::from(u16::from_be_bytes([
                                 r.buf[r.start + 2],
                                 r.buf[r.start + 3],
                             ]));
-                            if r.buf.len() - r.start < 4 + size {
+                            if r.end - r.start < 4 + size {
                                 break;
                             }
                             let p = r.start + 4 + STAMP_AT;
@@ -333,16 +332,19 @@ fn read_loop(
                             got += 1;
                             r.start += 4 + size;
                         }
-                        if r.start == r.buf.len() {
-                            r.buf.clear();
+                        if r.start == r.end {
                             r.start = 0;
+                            r.end = 0;
                         }
                         received.fetch_add(got, Ordering::Relaxed);
+                        // A read that left room drained the socket: data
+                        // arriving later is a new readiness edge (tokio's
+                        // reads, the load tool's, stop there too).
+                        if n < room {
+                            break;
+                        }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        r.buf.truncate(len);
-                        break;
-                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => panic!("read: {e}"),
                 }
             }
@@ -383,8 +385,9 @@ fn client(args: &Args) {
         s.set_nonblocking(true).unwrap();
         shares[i % args.readers].push(Reader {
             stream: MioStream::from_std(s),
-            buf: Vec::with_capacity(16 * 1024),
+            buf: vec![0; 16 * 1024],
             start: 0,
+            end: 0,
         });
     }
     let measured_from = Arc::new(AtomicU64::new(u64::MAX));
