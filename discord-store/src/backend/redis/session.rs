@@ -336,3 +336,41 @@ impl SessionStore for RedisStore {
         Ok(Replay::Events(events))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Stored, parse_entry};
+
+    #[test]
+    fn entries_hold_a_key_or_an_inline_payload() {
+        let Ok((7, Stored::Key(key))) = parse_entry("7 abc".into()) else {
+            panic!("a keyed entry");
+        };
+        assert_eq!(key, "abc");
+        let Ok((8, Stored::Inline(payload))) = parse_entry("8\n{\"a\": 1} b".into()) else {
+            panic!("an inline entry");
+        };
+        assert_eq!(payload, "{\"a\": 1} b");
+    }
+
+    #[test]
+    fn malformed_entries_are_errors_not_panics() {
+        for entry in [
+            "5",
+            "",
+            "x a",
+            " a",
+            "-1 a",
+            "99999999999999999999 a",
+            "\n{}",
+        ] {
+            let read = parse_entry(entry.into());
+            assert!(
+                read.as_ref()
+                    .is_err_and(|e| e.to_string().contains("malformed")),
+                "{entry:?}: {:?}",
+                read.map(|(seq, _)| seq)
+            );
+        }
+    }
+}
