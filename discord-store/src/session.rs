@@ -96,7 +96,8 @@ pub enum Replay {
     /// none).
     Events(Vec<(u64, String)>),
     /// Some events after the requested sequence number were already dropped
-    /// from the bounded log, or the number is ahead of the log: the session
+    /// from the bounded log (or a store that keeps it outside the process
+    /// found it unreadable), or the number is ahead of the log: the session
     /// cannot be resumed from it.
     Gap,
     /// No such session (never existed or expired).

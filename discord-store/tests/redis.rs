@@ -41,6 +41,16 @@ mod live {
         )
     }
 
+    /// A store whose logs keep 100 events, with its server's URL and key
+    /// prefix (to look at what it wrote).
+    async fn bounded_to_100() -> Option<(RedisStore, String, String)> {
+        let (url, prefix) = target()?;
+        let store = RedisStore::connect_with(&url, &prefix, 100)
+            .await
+            .expect("connect to REDIS_URL");
+        Some((store, url, prefix))
+    }
+
     #[tokio::test]
     async fn presence_expiry() {
         let Some(r) = redis().await else { return };
@@ -262,10 +272,9 @@ mod live {
         use discord_store::SessionStore;
         use discord_store::session::Replay;
 
-        let Some((url, prefix)) = target() else {
+        let Some((store, _, _)) = bounded_to_100().await else {
             return;
         };
-        let store = RedisStore::connect_with(&url, &prefix, 100).await.unwrap();
         let ttl = Duration::from_secs(60);
         store.save(&record("long"), ttl).await.unwrap();
         let entries: Vec<(u64, std::sync::Arc<str>)> =
@@ -301,10 +310,9 @@ mod live {
         use discord_store::session::Replay;
         use std::sync::Arc;
 
-        let Some((url, prefix)) = target() else {
+        let Some((store, url, prefix)) = bounded_to_100().await else {
             return;
         };
-        let store = RedisStore::connect_with(&url, &prefix, 100).await.unwrap();
         let mut conn = raw(&url).await;
         let (hash, log) = (
             format!("{prefix}session:trim"),
@@ -363,6 +371,44 @@ mod live {
             .unwrap();
         let ms = pttl(&mut conn, &format!("{prefix}session:unsaved:log")).await;
         assert!(0 < ms && ms <= 60_000, "{ms} ms");
+    }
+
+    /// A log entry that cannot be read (written by something other than
+    /// this store) makes a replay a gap, so that the client identifies
+    /// again, not an error, which a gateway answers with a resumable
+    /// INVALID_SESSION that would meet the same entry again. The record
+    /// still reads, with its saved sequence number.
+    #[tokio::test]
+    async fn an_unreadable_log_is_a_gap() {
+        use discord_store::SessionStore;
+        use discord_store::session::Replay;
+
+        let Some((store, url, prefix)) = bounded_to_100().await else {
+            return;
+        };
+        let ttl = Duration::from_secs(60);
+        let mut saved = record("garbled");
+        saved.seq = 3;
+        store.save(&saved, ttl).await.unwrap();
+        for seq in 1..=3 {
+            store
+                .append("garbled", seq, format!("e{seq}").into(), ttl)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.replay_after("garbled", 1).await.unwrap(),
+            Replay::Events(vec![(2, "e2".into()), (3, "e3".into())])
+        );
+        let mut conn = raw(&url).await;
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(format!("{prefix}session:garbled:log"))
+            .arg("not an entry")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(store.replay_after("garbled", 1).await.unwrap(), Replay::Gap);
+        assert_eq!(store.get("garbled").await.unwrap().unwrap().seq, 3);
     }
 
     /// A server that cannot be reached is a typed Unavailable error.

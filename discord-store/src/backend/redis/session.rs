@@ -104,6 +104,17 @@ fn parse_entry(entry: String) -> Result<(u64, Stored)> {
     Ok((seq.parse().map_err(|_| malformed())?, stored))
 }
 
+/// Reads a session's list entries for a replay; `None` (with a warning)
+/// if one is malformed.
+fn parse_log(entries: Vec<String>) -> Option<Vec<(u64, Stored)>> {
+    entries
+        .into_iter()
+        .map(parse_entry)
+        .collect::<Result<Vec<_>>>()
+        .inspect_err(|e| tracing::warn!("replay log unreadable: {e}"))
+        .ok()
+}
+
 impl RedisStore {
     fn session_keys(&self, id: &str) -> (String, String) {
         (
@@ -220,10 +231,12 @@ impl SessionStore for RedisStore {
             return Ok(None);
         };
         let mut record: SessionRecord = serde_json::from_str(&record)?;
-        let logged = match last {
-            Some(entry) => parse_entry(entry)?.0,
-            None => 0,
-        };
+        // (A malformed last entry leaves the saved number; a replay over
+        // it is a gap.)
+        let logged = last
+            .and_then(|entry| parse_log(vec![entry]))
+            .and_then(|log| log.first().map(|(seq, _)| *seq))
+            .unwrap_or(0);
         record.seq = record.seq.max(seq.unwrap_or(0)).max(logged);
         Ok(Some(record))
     }
@@ -279,10 +292,12 @@ impl SessionStore for RedisStore {
         if !exists {
             return Ok(Replay::UnknownSession);
         }
-        let mut log = entries
-            .into_iter()
-            .map(parse_entry)
-            .collect::<Result<Vec<_>>>()?;
+        // A log that cannot be read cannot be replayed: a gap, so that the
+        // client identifies again, rather than an error, which a gateway
+        // answers as a failure worth retrying.
+        let Some(mut log) = parse_log(entries) else {
+            return Ok(Replay::Gap);
+        };
         let tail_enough = tail == bound
             || log.len() < tail.unsigned_abs()
             || log.first().is_some_and(|(first, _)| *first <= seq + 1);
@@ -293,10 +308,10 @@ impl SessionStore for RedisStore {
                 .lrange(&log_key, -bound, -1)
                 .await
                 .map_err(map_err)?;
-            log = entries
-                .into_iter()
-                .map(parse_entry)
-                .collect::<Result<Vec<_>>>()?;
+            let Some(whole) = parse_log(entries) else {
+                return Ok(Replay::Gap);
+            };
+            log = whole;
         }
         let events = match replay_from(log.iter().map(|(s, _)| (*s, "")), seq) {
             Replay::Events(events) => events,
