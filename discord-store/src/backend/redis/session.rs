@@ -234,9 +234,12 @@ impl SessionStore for RedisStore {
         // (A malformed last entry leaves the saved number; a replay over
         // it is a gap.)
         let logged = last
-            .and_then(|entry| parse_log(vec![entry]))
-            .and_then(|log| log.first().map(|(seq, _)| *seq))
-            .unwrap_or(0);
+            .and_then(|entry| {
+                parse_entry(entry)
+                    .inspect_err(|e| tracing::warn!("replay log unreadable: {e}"))
+                    .ok()
+            })
+            .map_or(0, |(seq, _)| seq);
         record.seq = record.seq.max(seq.unwrap_or(0)).max(logged);
         Ok(Some(record))
     }
