@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     /// Live session tasks, for the shutdown drain.
     pub live: AtomicU64,
     pub drained: Notify,
+    /// Socket writes the writers have made (`Gateway::fanout_writes`).
+    pub fanout_writes: AtomicU64,
 }
 
 impl Inner {
@@ -278,6 +280,7 @@ impl Gateway {
             shutdown: watch::channel(false).0,
             live: AtomicU64::new(0),
             drained: Notify::new(),
+            fanout_writes: AtomicU64::new(0),
         });
         tokio::spawn(crate::pump::run(subscriber, sub_rx, Arc::downgrade(&inner)));
         // Presences whose owners vanished (a node died) expire; tell their
@@ -325,6 +328,15 @@ impl Gateway {
     /// Sessions (connected or waiting to be resumed) on this node.
     pub fn session_count(&self) -> usize {
         self.inner.hub.all().len()
+    }
+
+    /// Socket writes this node's writers have made so far, each carrying
+    /// one or more fanned-out events to one session. Delivered events
+    /// divided by this is how well writes are batched; the writers'
+    /// writes are `sendmsg` calls, which the process's `syscw` count in
+    /// `/proc/<pid>/io` does not include.
+    pub fn fanout_writes(&self) -> u64 {
+        self.inner.fanout_writes.load(Ordering::Relaxed)
     }
 
     /// Graceful shutdown: every session gets op 7 RECONNECT and is closed;

@@ -254,6 +254,22 @@ async fn post_at(sender: &mut http_post::Sender, rate: u64, seconds: u64) -> u64
     posted
 }
 
+/// The socket writes the nodes' fanout writers have made: `sendmsg`
+/// calls, which `/proc/<pid>/io` does not count as writes.
+async fn fanout_writes(nodes: &[(SocketAddr, u32)]) -> u64 {
+    let mut total = 0;
+    for (addr, _) in nodes {
+        let http = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let answer = http_post::post(&mut http_post::Sender(http), "/writes", String::new()).await;
+        total += answer
+            .trim_end_matches("ok")
+            .trim()
+            .parse::<u64>()
+            .expect("/writes: a count");
+    }
+    total
+}
+
 /// Starts a gateway node in a child process; returns where it listens.
 /// `prefix`: the Redis key prefix the nodes of a run share (cluster mode).
 fn spawn_node(prefix: &str) -> (SocketAddr, std::process::Child) {
@@ -378,7 +394,7 @@ async fn client(args: Args) {
         http_post::post(&mut sender, "/timing", String::new()).await;
         let cpu_before = sum(&cpu_ticks);
         let tool_cpu_before = cpu_ticks(std::process::id());
-        let writes_before = sum(&write_syscalls);
+        let writes_before = sum(&write_syscalls) + fanout_writes(&nodes).await;
         let received_before = hist.count();
         let begin = Instant::now();
         let posted = post_at(&mut sender, args.rate, args.seconds).await;
@@ -394,7 +410,7 @@ async fn client(args: Args) {
         let total_secs = begin.elapsed().as_secs_f64();
         let cpu = (sum(&cpu_ticks) - cpu_before) as f64 / ticks_per_sec;
         let tool_cpu = (cpu_ticks(std::process::id()) - tool_cpu_before) as f64 / ticks_per_sec;
-        let writes = sum(&write_syscalls) - writes_before;
+        let writes = sum(&write_syscalls) + fanout_writes(&nodes).await - writes_before;
         let delivered = hist.count() - received_before;
         println!(
             "posted {posted} messages in {offered_secs:.1} s ({:.0} deliveries/s offered)",

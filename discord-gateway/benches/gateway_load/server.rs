@@ -1,7 +1,8 @@
 //! The gateway node under load: embedded mode (in-memory sessions,
 //! presence and pub/sub), or cluster mode's stores on Redis with
 //! `LOAD_REDIS=redis://...`, with a `/publish` route the tool posts to and
-//! a `/timing` route for the server's share of latency.
+//! a `/timing` route for the server's share of latency and a `/writes`
+//! route for its fanout writers' socket writes.
 
 use std::sync::Arc;
 
@@ -108,6 +109,11 @@ async fn timing() -> String {
     "off ok".to_owned()
 }
 
+/// The socket writes of the node's fanout writers so far.
+async fn writes(State(gw): State<Gateway>) -> String {
+    format!("{} ok", gw.fanout_writes())
+}
+
 pub(crate) async fn server() {
     let listener = discord_gateway::listen("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -145,6 +151,7 @@ pub(crate) async fn server() {
         axum::Router::new()
             .route("/publish", post(publish))
             .route("/timing", post(timing))
+            .route("/writes", post(writes))
             .with_state(gw.clone()),
     );
     // Tell the parent where we listen.

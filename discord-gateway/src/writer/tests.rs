@@ -51,7 +51,7 @@ fn loop_write(handle: &SessionHandle) -> (Vec<u64>, bool) {
     };
     assert_eq!(count, events.len());
     let seqs = (first..).take(count).collect();
-    handle.write_claimed(first, events.into_iter(), &mut Vec::new());
+    handle.write_claimed(first, events.into_iter(), &mut Vec::new(), &mut 0);
     let stalled = handle.stalled();
     (seqs, stalled)
 }
@@ -209,6 +209,65 @@ async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order()
 }
 
 #[tokio::test]
+async fn a_write_counts_its_system_calls() {
+    let (server, mut client) = pair().await;
+    let h = handle();
+    h.lend(0, &server, None);
+    for id in 1..=3 {
+        h.queue(event(id, 10));
+    }
+    let mut events = Vec::new();
+    let Claim::Events { first, count: 3 } = h.claim(super::BATCH, &mut events) else {
+        panic!("three events claimed")
+    };
+    // The count is added to what the writer has counted so far.
+    let mut writes = 5;
+    h.write_claimed(first, events.into_iter(), &mut Vec::new(), &mut writes);
+    assert_eq!(writes, 6, "three small frames go out in one call");
+    assert!(!h.stalled());
+    let got = read_exactly(&mut client, 1).await;
+    assert!(!got.is_empty(), "the client got them");
+}
+
+#[tokio::test]
+async fn the_task_finishes_a_stalled_write_once_the_client_reads() {
+    let (server, mut client) = pair().await;
+    let h = handle();
+    h.lend(0, &server, None);
+    let sent = fill_until_stalled(&h, |id| event(id, 4_000));
+    let back = h.take_back().await.unwrap();
+    let Left::Unwritten(rest) = back.left else {
+        panic!("the rest of the write is left to the task")
+    };
+    // The writers wrote past tokio's readiness, which may still say the
+    // socket is writable: the task's wait must find out that it is not,
+    // then wake when the client has read.
+    let reader = tokio::spawn(async move { read_to_end(&mut client).await });
+    let write_rest = async {
+        let mut at = 0;
+        while at < rest.len() {
+            server.writable().await.unwrap();
+            match server.try_write(&rest[at..]) {
+                Ok(n) => at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("write failed: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), write_rest)
+        .await
+        .expect("the task's write finishes once the client reads");
+    drop(server);
+    drop(h);
+    let got = tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .expect("the client reads to the end")
+        .unwrap();
+    let want: Vec<(u64, String)> = sent.iter().map(|&s| (s, s.to_string())).collect();
+    assert_eq!(dispatches(&got), want, "every frame whole and in order");
+}
+
+#[tokio::test]
 async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
     let (server, _client) = pair().await;
     let h = handle();
@@ -226,7 +285,7 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
             .is_err(),
         "the task waits while the loop logs and writes"
     );
-    h.write_claimed(first, events.into_iter(), &mut Vec::new());
+    h.write_claimed(first, events.into_iter(), &mut Vec::new(), &mut 0);
     let back = tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("the loop's release wakes the task")
