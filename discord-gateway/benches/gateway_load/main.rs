@@ -59,7 +59,7 @@ use discord_proto::compression::{Decoder, TransportCompression};
 use discord_proto::gateway::{DispatchEvent, Intents, ServerMessage};
 use serde_json::json;
 
-use stats::{Histogram, cpu_ticks, proc_status, write_syscalls};
+use stats::{Histogram, cpu_ticks, percentile_between, proc_status, write_syscalls};
 
 const GUILD: u64 = 100;
 
@@ -397,6 +397,24 @@ async fn client(args: Args) {
         let writes_before = sum(&write_syscalls) + fanout_writes(&nodes).await;
         let received_before = hist.count();
         let begin = Instant::now();
+        // A snapshot of the latencies every second, for p99 second by
+        // second (by time of receipt): a steady tail or a few bad seconds.
+        let seconds = args.seconds;
+        let by_second = tokio::spawn({
+            let hist = Arc::clone(&hist);
+            async move {
+                let mut snapshots = vec![hist.snapshot()];
+                let mut every = tokio::time::interval_at(
+                    tokio::time::Instant::now() + Duration::from_secs(1),
+                    Duration::from_secs(1),
+                );
+                for _ in 1..seconds {
+                    every.tick().await;
+                    snapshots.push(hist.snapshot());
+                }
+                snapshots
+            }
+        });
         let posted = post_at(&mut sender, args.rate, args.seconds).await;
         let offered_secs = begin.elapsed().as_secs_f64();
         let expected = posted * args.sessions as u64;
@@ -433,6 +451,21 @@ async fn client(args: Args) {
             "latency POST -> receipt: p50 {:?}, p99 {:?}",
             hist.percentile(0.5),
             hist.percentile(0.99)
+        );
+        let mut snapshots = by_second.await.unwrap();
+        snapshots.push(hist.snapshot());
+        let p99s: Vec<String> = snapshots
+            .windows(2)
+            .map(|w| {
+                format!(
+                    "{:.1}",
+                    percentile_between(&w[0], &w[1], 0.99).as_secs_f64() * 1e3
+                )
+            })
+            .collect();
+        println!(
+            "p99 second by second (ms, the last until the tail arrived): {}",
+            p99s.join(" ")
         );
         println!(
             "of which publish -> receipt: p50 {:?}, p99 {:?}",

@@ -62,15 +62,37 @@ impl Histogram {
             .sum()
     }
     pub(crate) fn percentile(&self, p: f64) -> Duration {
-        let total = self.count();
-        let target = ((total as f64) * p).ceil() as u64;
-        let mut seen = 0;
-        for (i, b) in self.buckets.iter().enumerate() {
-            seen += b.load(Ordering::Relaxed);
-            if seen >= target.max(1) {
-                return Duration::from_micros(i as u64 * 10 + 10);
-            }
-        }
-        Duration::MAX
+        percentile_of(self.buckets.iter().map(|b| b.load(Ordering::Relaxed)), p)
     }
+    /// The counts recorded so far, bucket by bucket, for
+    /// [`percentile_between`].
+    pub(crate) fn snapshot(&self) -> Vec<u64> {
+        self.buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// The `p` percentile of what was recorded between two snapshots.
+pub(crate) fn percentile_between(earlier: &[u64], later: &[u64], p: f64) -> Duration {
+    percentile_of(later.iter().zip(earlier).map(|(l, e)| l - e), p)
+}
+
+/// The `p` percentile of bucket counts, to the bucket's upper bound
+/// (`Duration::MAX` when nothing was counted).
+fn percentile_of(counts: impl Iterator<Item = u64> + Clone, p: f64) -> Duration {
+    let total: u64 = counts.clone().sum();
+    if total == 0 {
+        return Duration::MAX;
+    }
+    let target = (((total as f64) * p).ceil() as u64).max(1);
+    let mut seen = 0;
+    for (i, n) in counts.enumerate() {
+        seen += n;
+        if seen >= target {
+            return Duration::from_micros(i as u64 * 10 + 10);
+        }
+    }
+    Duration::MAX
 }
