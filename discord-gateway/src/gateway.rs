@@ -332,9 +332,9 @@ impl Gateway {
 
     /// Socket writes this node's writers have made so far, each carrying
     /// one or more fanned-out events to one session. Delivered events
-    /// divided by this is how well writes are batched; the writers'
-    /// writes are `sendmsg` calls, which the process's `syscw` count in
-    /// `/proc/<pid>/io` does not include.
+    /// divided by this is how well writes are batched. On Linux the
+    /// writers' writes are `sendmsg` calls, which the process's `syscw`
+    /// count in `/proc/<pid>/io` does not include.
     pub fn fanout_writes(&self) -> u64 {
         self.inner.fanout_writes.load(Ordering::Relaxed)
     }
