@@ -32,6 +32,9 @@ pub(super) struct Log {
     len: usize,
     /// The sequence number of the oldest entry.
     first: u64,
+    /// The oldest entries, no longer the log's since `keep_last`, that
+    /// stay in the front block until the whole block is dropped.
+    hidden: usize,
 }
 
 impl Log {
@@ -41,6 +44,7 @@ impl Log {
         if self.len == 0 || seq != self.first + self.len as u64 {
             self.blocks.clear();
             self.len = 0;
+            self.hidden = 0;
             self.first = seq;
         }
         let block = match self.blocks.back_mut() {
@@ -55,32 +59,31 @@ impl Log {
         self.len += 1;
     }
 
-    /// Drops the oldest entries beyond the last `keep`; a block emptied
-    /// this way is freed.
+    /// Keeps only the last `keep` entries: older ones leave the log at
+    /// once, and are dropped (their block freed) when every entry of
+    /// their block has left. A write trims its session's log by whole
+    /// blocks, not by a few entries each time.
     pub(super) fn keep_last(&mut self, keep: usize) {
-        while self.len > keep {
-            let Some(front) = self.blocks.front_mut() else {
+        while let Some(front) = self.blocks.front() {
+            if self.len - front.len() < keep {
                 break;
-            };
-            let drop = (self.len - keep).min(front.len());
-            front.drain(..drop);
-            self.len -= drop;
-            self.first += drop as u64;
-            if front.is_empty() {
-                self.blocks.pop_front();
             }
+            self.len -= front.len();
+            self.first += front.len() as u64;
+            self.blocks.pop_front();
         }
+        self.hidden = self.len.saturating_sub(keep);
     }
 
-    /// The entries, oldest first.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &str)> + Clone {
-        (self.first..).zip(self.blocks.iter().flatten().map(|p| &**p))
+        let hidden = self.hidden;
+        (self.first + hidden as u64..).zip(self.blocks.iter().flatten().skip(hidden).map(|p| &**p))
     }
 
     /// Entries held.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.len - self.hidden
     }
 }
 
@@ -108,6 +111,9 @@ mod tests {
                     while expected.len() > keep {
                         expected.pop_front();
                     }
+                    // Trimmed by whole blocks: what is held past the
+                    // bound is less than one block.
+                    assert!(log.len - log.len() < MAX_BLOCK, "keep {keep}");
                 }
                 for block in &log.blocks {
                     assert!(block.capacity() <= MAX_BLOCK.next_power_of_two());
