@@ -37,6 +37,15 @@ fn handle() -> Arc<SessionHandle> {
     ))
 }
 
+/// A session lent to the writers at sequence number `seq`, uncompressed:
+/// the handle, the server's end and the client's.
+async fn lent(seq: u64) -> (Arc<SessionHandle>, Arc<TcpStream>, TcpStream) {
+    let (server, client) = pair().await;
+    let h = handle();
+    h.lend(seq, &server, None);
+    (h, server, client)
+}
+
 fn event(id: u64, size: usize) -> Arc<Prepared> {
     let data = format!(r#"{{"id":"{id}","pad":"{}"}}"#, "x".repeat(size));
     Arc::new(Prepared::new(id, "MESSAGE_CREATE", &data))
@@ -117,9 +126,7 @@ async fn read_to_end(client: &mut TcpStream) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
-    let (server, mut client) = pair().await;
-    let h = handle();
-    h.lend(5, &server, None);
+    let (h, _server, mut client) = lent(5).await;
     for id in 1..=3 {
         h.queue(event(id, 10));
     }
@@ -180,9 +187,7 @@ fn fill_until_stalled(h: &SessionHandle, make: impl Fn(u64) -> Arc<Prepared>) ->
 
 #[tokio::test]
 async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order() {
-    let (server, mut client) = pair().await;
-    let h = handle();
-    h.lend(0, &server, None);
+    let (h, server, mut client) = lent(0).await;
     let sent = fill_until_stalled(&h, |id| event(id, 4_000));
     h.queue(event(sent.len() as u64 + 1, 10));
     assert!(
@@ -210,9 +215,7 @@ async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order()
 
 #[tokio::test]
 async fn a_write_counts_its_system_calls() {
-    let (server, mut client) = pair().await;
-    let h = handle();
-    h.lend(0, &server, None);
+    let (h, _server, mut client) = lent(0).await;
     for id in 1..=3 {
         h.queue(event(id, 10));
     }
@@ -231,9 +234,7 @@ async fn a_write_counts_its_system_calls() {
 
 #[tokio::test]
 async fn the_task_finishes_a_stalled_write_once_the_client_reads() {
-    let (server, mut client) = pair().await;
-    let h = handle();
-    h.lend(0, &server, None);
+    let (h, server, mut client) = lent(0).await;
     let sent = fill_until_stalled(&h, |id| event(id, 4_000));
     let back = h.take_back().await.unwrap();
     let Left::Unwritten(rest) = back.left else {
@@ -269,9 +270,7 @@ async fn the_task_finishes_a_stalled_write_once_the_client_reads() {
 
 #[tokio::test]
 async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
-    let (server, _client) = pair().await;
-    let h = handle();
-    h.lend(0, &server, None);
+    let (h, _server, _client) = lent(0).await;
     h.queue(event(1, 10));
     let mut events = Vec::new();
     let Claim::Events { first, .. } = h.claim(super::BATCH, &mut events) else {
