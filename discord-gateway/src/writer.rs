@@ -83,6 +83,9 @@ pub(crate) struct Slot {
     /// What the last write of a writer left; while it is not `Nothing`, writers do
     /// not write the session.
     pub left: Left,
+    /// When a writer last wrote the session.
+    #[cfg(feature = "fanout-timing")]
+    pub last_write: Option<std::time::Instant>,
 }
 
 impl Slot {
@@ -94,6 +97,8 @@ impl Slot {
             stream: None,
             encoder: None,
             left: Left::Nothing,
+            #[cfg(feature = "fanout-timing")]
+            last_write: None,
         }
     }
 }
@@ -296,6 +301,13 @@ impl SessionHandle {
         slot.encoder = encoder;
         slot.left = left;
         slot.owner = Owner::Lent;
+        #[cfg(feature = "fanout-timing")]
+        {
+            let now = std::time::Instant::now();
+            if let Some(last) = slot.last_write.replace(now) {
+                crate::timing::record_gap(now - last);
+            }
+        }
         let wanted = std::mem::take(&mut slot.wanted);
         drop(slot);
         if stalled || wanted {

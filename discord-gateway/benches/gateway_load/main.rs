@@ -27,7 +27,8 @@
 //! and delivery latency p50 / p99 from the HTTP POST that publishes a
 //! message to its receipt, from the server's publish call to receipt, and
 //! (with `--features fanout-timing`) from the server's fanout to its socket
-//! write, the server's own share.
+//! write, the server's own share, with how long each session went between
+//! two writes of the server's fanout writers.
 //!
 //! Each session's protocol logic (IDENTIFY, heartbeats, READY and
 //! GUILD_CREATE) is discord-client's `ClientSession`; the tool does the
@@ -474,12 +475,18 @@ async fn client(args: Args) {
         );
         let timing = http_post::post(&mut sender, "/timing", String::new()).await;
         match timing.split_whitespace().collect::<Vec<_>>()[..] {
-            [n, p50, p99, "ok"] => {
+            [n, p50, p99, gaps, g50, g99, gmax, "ok"] => {
                 let ms = |us: &str| us.parse::<f64>().unwrap_or(f64::NAN) / 1000.0;
                 println!(
                     "of which fanout -> socket write in the server ({n} deliveries): p50 {:.1} ms, p99 {:.1} ms",
                     ms(p50),
                     ms(p99)
+                );
+                println!(
+                    "a session's time between two writes ({gaps} gaps): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                    ms(g50),
+                    ms(g99),
+                    ms(gmax)
                 );
             }
             _ => println!("(build with --features fanout-timing for the server's share)"),

@@ -103,7 +103,15 @@ async fn timing() -> String {
     #[cfg(feature = "fanout-timing")]
     {
         let (n, p) = discord_gateway::timing::take_percentiles(&[0.5, 0.99]);
-        format!("{n} {} {} ok", p[0].as_micros(), p[1].as_micros())
+        let (gaps, g) = discord_gateway::timing::take_gap_percentiles(&[0.5, 0.99, 1.0]);
+        format!(
+            "{n} {} {} {gaps} {} {} {} ok",
+            p[0].as_micros(),
+            p[1].as_micros(),
+            g[0].as_micros(),
+            g[1].as_micros(),
+            g[2].as_micros()
+        )
     }
     #[cfg(not(feature = "fanout-timing"))]
     "off ok".to_owned()
