@@ -147,8 +147,9 @@ impl Writers {
 /// Numbers, logs and writes the queued events of the chunk's lent
 /// sessions; wakes the tasks of the others. Returns the sessions with more
 /// queued than one write took. The chunk's events are claimed into one
-/// list and logged as one [`LogBatch`]: a few allocations per chunk, not
-/// two per session.
+/// list and logged as one [`LogBatch`], in which sessions sent the same
+/// events share one run: a few allocations per chunk, and no per-event
+/// work per session.
 async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
     let mut again = Vec::new();
     let mut events: Vec<Arc<Prepared>> = Vec::new();
@@ -169,16 +170,15 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     if claimed.is_empty() {
         return again;
     }
-    let mut log = LogBatch::with_capacity(claimed.len(), events.len());
+    let mut log = LogBatch::with_capacity(claimed.len());
     let mut rest = &events[..];
     for (handle, first, count) in &claimed {
         let (mine, after) = rest.split_at(*count);
         rest = after;
-        log.push(
+        log.push_run(
             handle.session_id.as_str(),
-            (*first..)
-                .zip(mine)
-                .map(|(seq, e)| (seq, Arc::clone(e.entry()))),
+            *first,
+            mine.iter().map(|e| e.entry()),
         );
     }
     if let Err(e) = inner

@@ -58,7 +58,7 @@ async fn bench_resumes(r: &Arc<discord_store::backend::redis::RedisStore>) {
         for chunk in ids.chunks(128) {
             let mut batch = LogBatch::default();
             for id in chunk {
-                batch.push(id, (first..).zip(events.iter().cloned()));
+                batch.push_run(id, first, events.iter());
             }
             r.append_batch(batch, ttl).await.unwrap();
         }

@@ -10,44 +10,94 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
-/// One replay-log entry: a sequence number and the logged payload.
-pub type LogEntry = (u64, Arc<str>);
+/// Payloads logged together, in order: one list shared by every session of
+/// a [`LogBatch`] that was sent the same events.
+pub type SharedRun = Arc<[Arc<str>]>;
+
+/// How many of a batch's latest distinct runs a new one is compared with
+/// before it is kept as a run of its own.
+const SHARE_WITH: usize = 4;
 
 /// Replay-log entries of several sessions, for
-/// [`SessionStore::append_batch`]: each session's entries in order, one
-/// session after another, in one list for the whole batch (not one list
-/// per session: the gateway logs a chunk of about a hundred sessions per
-/// call, many times a second).
+/// [`SessionStore::append_batch`]: for each session, runs of consecutively
+/// numbered payloads. The gateway logs a chunk of about a hundred sessions
+/// per call, many times a second, and the sessions of a busy guild are
+/// sent the same events in the same order: a run of payloads that equals
+/// one of the batch's latest (the same payloads, by address) is kept once
+/// and shared, so the batch costs one list per distinct run, not one entry
+/// per session and event, and an in-memory store keeps that one list for
+/// all of them.
 #[derive(Debug, Default)]
 pub struct LogBatch<'a> {
-    /// Each session's ID and how many of `entries` are its own.
-    sessions: Vec<(&'a str, usize)>,
-    entries: Vec<LogEntry>,
+    /// Each session's ID, the sequence number of its run's first payload,
+    /// and which of `runs` it is.
+    sessions: Vec<(&'a str, u64, usize)>,
+    runs: Vec<SharedRun>,
 }
 
 impl<'a> LogBatch<'a> {
-    /// An empty batch with room for `sessions` sessions and `entries`
-    /// entries in all.
-    pub fn with_capacity(sessions: usize, entries: usize) -> Self {
+    /// An empty batch with room for `sessions` runs.
+    pub fn with_capacity(sessions: usize) -> Self {
         LogBatch {
             sessions: Vec::with_capacity(sessions),
-            entries: Vec::with_capacity(entries),
+            runs: Vec::new(),
         }
     }
 
-    /// Adds a session's entries, `(seq, payload)` in order. A session
+    /// Adds a session's entries, `(seq, payload)` in order. Entries whose
+    /// numbers are not consecutive are split into runs that are. A session
     /// without any is left out.
     pub fn push(
         &mut self,
         session_id: &'a str,
         entries: impl IntoIterator<Item = (u64, Arc<str>)>,
     ) {
-        let before = self.entries.len();
-        self.entries.extend(entries);
-        let n = self.entries.len() - before;
-        if n > 0 {
-            self.sessions.push((session_id, n));
+        let mut run: Vec<Arc<str>> = Vec::new();
+        let mut first = 0;
+        for (seq, payload) in entries {
+            if !run.is_empty() && seq != first + run.len() as u64 {
+                self.push_run(session_id, first, run.iter());
+                run.clear();
+            }
+            if run.is_empty() {
+                first = seq;
+            }
+            run.push(payload);
         }
+        self.push_run(session_id, first, run.iter());
+    }
+
+    /// Adds a session's run of payloads, numbered from `first`. A run
+    /// equal to one of the batch's latest is shared with it rather than
+    /// copied. An empty run is left out.
+    pub fn push_run<'p>(
+        &mut self,
+        session_id: &'a str,
+        first: u64,
+        payloads: impl ExactSizeIterator<Item = &'p Arc<str>> + Clone,
+    ) {
+        if payloads.len() == 0 {
+            return;
+        }
+        let same = |run: &SharedRun| {
+            run.len() == payloads.len()
+                && run
+                    .iter()
+                    .zip(payloads.clone())
+                    .all(|(a, b)| Arc::ptr_eq(a, b))
+        };
+        let latest = self.runs.len().saturating_sub(SHARE_WITH);
+        let index = match (latest..self.runs.len())
+            .rev()
+            .find(|&i| same(&self.runs[i]))
+        {
+            Some(i) => i,
+            None => {
+                self.runs.push(payloads.cloned().collect());
+                self.runs.len() - 1
+            }
+        };
+        self.sessions.push((session_id, first, index));
     }
 
     /// Whether no session has entries.
@@ -55,20 +105,17 @@ impl<'a> LogBatch<'a> {
         self.sessions.is_empty()
     }
 
-    /// Each session with its entries, in the order they were pushed.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &[(u64, Arc<str>)])> {
-        let mut rest = &self.entries[..];
-        self.sessions.iter().map(move |&(id, n)| {
-            let (mine, after) = rest.split_at(n);
-            rest = after;
-            (id, mine)
-        })
+    /// Each session's runs in the order they were pushed: its ID, the
+    /// number of the run's first payload, and the payloads.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, u64, &SharedRun)> {
+        self.sessions
+            .iter()
+            .map(|&(id, first, run)| (id, first, &self.runs[run]))
     }
 
-    /// The sessions (each with how many entries are its own) and all the
-    /// entries, for a store that keeps the entries themselves.
-    pub fn into_parts(self) -> (Vec<(&'a str, usize)>, Vec<LogEntry>) {
-        (self.sessions, self.entries)
+    /// How many distinct runs the batch holds (the rest are shared).
+    pub fn distinct_runs(&self) -> usize {
+        self.runs.len()
     }
 }
 
@@ -155,11 +202,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// is about to write to a whole sweep of sessions together). On an
     /// error, some sessions' entries may have been appended and others not.
     async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
-        let (sessions, entries) = batch.into_parts();
-        let mut entries = entries.into_iter();
-        for (session_id, n) in sessions {
-            let mine = entries.by_ref().take(n).collect();
-            self.append_many(session_id, mine, ttl).await?;
+        for (session_id, first, run) in batch.iter() {
+            let entries = (first..).zip(run.iter().cloned()).collect();
+            self.append_many(session_id, entries, ttl).await?;
         }
         Ok(())
     }
@@ -224,21 +269,72 @@ mod tests {
     }
 
     #[test]
-    fn a_log_batch_keeps_each_sessions_entries_apart_and_in_order() {
+    fn a_log_batch_keeps_each_sessions_runs_apart_and_in_order() {
         let entry = |s: &str| -> Arc<str> { s.into() };
-        let mut batch = LogBatch::with_capacity(3, 4);
+        let mut batch = LogBatch::with_capacity(3);
         batch.push("a", [(1, entry("a1")), (2, entry("a2"))]);
         batch.push("empty", []);
-        batch.push("b", [(7, entry("b7"))]);
+        // Not consecutive: two runs.
+        batch.push("b", [(7, entry("b7")), (9, entry("b9"))]);
         batch.push("a", [(3, entry("a3"))]);
-        let seen: Vec<(&str, Vec<u64>)> = batch
+        let seen: Vec<(&str, Vec<u64>, Vec<String>)> = batch
             .iter()
-            .map(|(id, entries)| (id, entries.iter().map(|(seq, _)| *seq).collect()))
+            .map(|(id, first, run)| {
+                let seqs = (first..).take(run.len()).collect();
+                (id, seqs, run.iter().map(|p| p.to_string()).collect())
+            })
             .collect();
-        assert_eq!(seen, [("a", vec![1, 2]), ("b", vec![7]), ("a", vec![3])]);
-        let (sessions, entries) = batch.into_parts();
-        assert_eq!(sessions, [("a", 2), ("b", 1), ("a", 1)]);
-        assert_eq!(&*entries[2].1, "b7");
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            [
+                ("a", vec![1, 2], strings(&["a1", "a2"])),
+                ("b", vec![7], strings(&["b7"])),
+                ("b", vec![9], strings(&["b9"])),
+                ("a", vec![3], strings(&["a3"])),
+            ]
+        );
         assert!(LogBatch::default().is_empty());
+    }
+
+    #[test]
+    fn sessions_sent_the_same_payloads_share_one_run() {
+        let events: Vec<Arc<str>> = ["e1", "e2", "e3"].map(Arc::from).into();
+        let other: Vec<Arc<str>> = ["e1", "e2", "e3"].map(Arc::from).into();
+        let ids: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+        let mut batch = LogBatch::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            match i {
+                // Equal text, other payloads: not shared.
+                3 => batch.push_run(id, 5, other.iter()),
+                // A part of the run: a run of its own.
+                4 => batch.push_run(id, 6, events[1..].iter()),
+                _ => batch.push_run(id, 10 + i as u64, events.iter()),
+            }
+        }
+        assert_eq!(
+            batch.distinct_runs(),
+            3,
+            "the shared run, the copies, the part"
+        );
+        let runs: Vec<&SharedRun> = batch.iter().map(|(_, _, run)| run).collect();
+        assert!(Arc::ptr_eq(runs[0], runs[9]), "shared across the batch");
+        assert!(!Arc::ptr_eq(runs[0], runs[3]));
+        assert_eq!(runs[4].len(), 2);
+        assert_eq!(Arc::strong_count(&events[0]), 2, "one copy in the batch");
+        let firsts: Vec<u64> = batch.iter().map(|(_, first, _)| first).collect();
+        assert_eq!(firsts[..5], [10, 11, 12, 5, 6]);
+        assert_eq!(firsts[9], 19);
+        // Past the latest few distinct runs, a run is not looked for.
+        let mut batch = LogBatch::default();
+        let singles: Vec<Arc<str>> = (0..SHARE_WITH + 1)
+            .map(|i| Arc::from(i.to_string()))
+            .collect();
+        for single in &singles {
+            batch.push_run("x", 1, std::iter::once(single));
+        }
+        batch.push_run("y", 1, std::iter::once(&singles[0]));
+        batch.push_run("z", 1, std::iter::once(&singles[SHARE_WITH]));
+        assert_eq!(batch.distinct_runs(), SHARE_WITH + 2);
     }
 }

@@ -191,7 +191,7 @@ pub async fn batch_append(store: &dyn SessionStore, capacity: u64) {
     }
     // A batch naming an unsaved session logs for the others all the same.
     let unknown = format!("b{ns}-unknown");
-    let mut batch = LogBatch::with_capacity(2, 3);
+    let mut batch = LogBatch::with_capacity(2);
     batch.push(&unknown, [(1, payload(9, 1)), (2, payload(9, 2))]);
     batch.push(&ids[1], [(next[1], payload(1, next[1]))]);
     store.append_batch(batch, ttl).await.unwrap();
@@ -199,6 +199,42 @@ pub async fn batch_append(store: &dyn SessionStore, capacity: u64) {
         panic!("expected events")
     };
     assert_eq!(events, vec![(next[1], payload(1, next[1]).to_string())]);
+
+    // Sessions sent the same events share runs (numbered from each one's
+    // own point), past the bound; each replays its own numbers.
+    let shared: Vec<String> = (0..3).map(|i| format!("s{ns}-{i}")).collect();
+    for id in &shared {
+        store.save(&session(id), ttl).await.unwrap();
+    }
+    let offsets = [0u64, 10, 500];
+    let event = |n: u64| -> std::sync::Arc<str> { format!("{{\"shared\":{n}}}").into() };
+    let mut sent = 0;
+    while sent < capacity + 20 {
+        let run: Vec<_> = (sent..sent + 7).map(event).collect();
+        let mut batch = LogBatch::with_capacity(shared.len());
+        for (id, offset) in shared.iter().zip(offsets) {
+            batch.push_run(id, offset + sent + 1, run.iter());
+        }
+        assert_eq!(batch.distinct_runs(), 1);
+        store.append_batch(batch, ttl).await.unwrap();
+        sent += 7;
+    }
+    for (id, offset) in shared.iter().zip(offsets) {
+        let last = offset + sent;
+        assert_eq!(store.get(id).await.unwrap().unwrap().seq, last, "{id}");
+        let Replay::Events(events) = store.replay_after(id, last - capacity).await.unwrap() else {
+            panic!("{id}: expected the last {capacity} events")
+        };
+        let want: Vec<(u64, String)> = (sent - capacity..sent)
+            .map(|n| (offset + n + 1, event(n).to_string()))
+            .collect();
+        assert_eq!(events, want, "{id}");
+        assert_eq!(
+            store.replay_after(id, last - capacity - 1).await.unwrap(),
+            Replay::Gap,
+            "{id}: one past the bound"
+        );
+    }
 }
 
 /// Sessions expire after their TTL.

@@ -14,8 +14,9 @@ use crate::session::{LogBatch, Replay, SessionRecord, SessionStore, replay_from}
 
 struct Entry {
     record: Option<SessionRecord>,
-    /// Sequence numbers and payloads, oldest first; a payload is shared
-    /// with every other session that was sent the same event.
+    /// Sequence numbers and payloads, oldest first, in runs; a payload,
+    /// and a run logged for a chunk of sessions, is shared with every
+    /// other session that was sent the same.
     log: Log,
     deadline: Instant,
 }
@@ -117,15 +118,25 @@ impl MemorySessions {
         ttl: Duration,
     ) {
         let mut shard = self.lock(session_id);
-        self.append_locked(&mut shard, session_id, entries, Instant::now(), ttl);
+        let add = |log: &mut Log| {
+            let mut last = 0;
+            for (seq, payload) in entries {
+                log.push(seq, payload);
+                last = last.max(seq);
+            }
+            last
+        };
+        self.append_locked(&mut shard, session_id, add, Instant::now(), ttl);
     }
 
-    /// [`append_entries`](Self::append_entries) under a lock already held.
+    /// Adds to a session's log under its shard's lock, already held: `add`
+    /// appends and returns the last sequence number it appended (0: none).
+    /// The log then keeps its last `capacity` events.
     fn append_locked(
         &self,
         shard: &mut Shard,
         session_id: &str,
-        entries: impl Iterator<Item = (u64, Arc<str>)>,
+        add: impl FnOnce(&mut Log) -> u64,
         now: Instant,
         ttl: Duration,
     ) {
@@ -137,7 +148,7 @@ impl MemorySessions {
                     entry.record = None;
                     entry.log = Log::default();
                 }
-                self.push_log(entry, entries, deadline);
+                self.push_log(entry, add, deadline);
             }
             None => {
                 let mut entry = Box::new(Entry {
@@ -145,24 +156,15 @@ impl MemorySessions {
                     log: Log::default(),
                     deadline,
                 });
-                self.push_log(&mut entry, entries, deadline);
+                self.push_log(&mut entry, add, deadline);
                 shard.insert(session_id, entry, now);
             }
         }
     }
 
     /// Appends to a live entry's log, keeping the last `capacity` events.
-    fn push_log(
-        &self,
-        entry: &mut Entry,
-        entries: impl Iterator<Item = (u64, Arc<str>)>,
-        deadline: Instant,
-    ) {
-        let mut last = 0;
-        for (seq, payload) in entries {
-            entry.log.push(seq, payload);
-            last = last.max(seq);
-        }
+    fn push_log(&self, entry: &mut Entry, add: impl FnOnce(&mut Log) -> u64, deadline: Instant) {
+        let last = add(&mut entry.log);
         entry.log.keep_last(self.capacity);
         if let Some(r) = entry.record.as_mut() {
             r.seq = r.seq.max(last);
@@ -238,17 +240,18 @@ impl SessionStore for MemorySessions {
         Ok(())
     }
 
-    /// One clock reading for the batch; the entries are kept, not cloned.
+    /// One clock reading for the batch; each run is kept as it is, one
+    /// list for every session that shares it.
     async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
         let now = Instant::now();
-        let (sessions, entries) = batch.into_parts();
-        let mut entries = entries.into_iter();
-        for (id, n) in sessions {
-            let mut mine = entries.by_ref().take(n);
+        for (id, first, run) in batch.iter() {
+            let last = first + run.len() as u64 - 1;
+            let add = |log: &mut Log| {
+                log.push_shared(first, Arc::clone(run));
+                last
+            };
             let mut shard = self.lock(id);
-            self.append_locked(&mut shard, id, &mut mine, now, ttl);
-            // Whatever it did not take is this session's, not the next's.
-            mine.for_each(drop);
+            self.append_locked(&mut shard, id, add, now, ttl);
         }
         Ok(())
     }

@@ -34,7 +34,7 @@ use redis::{AsyncCommands, Script};
 use sha2::{Digest, Sha256};
 
 use super::{RedisStore, map_err};
-use crate::session::{LogBatch, LogEntry, Replay, SessionRecord, SessionStore, replay_from};
+use crate::session::{LogBatch, Replay, SessionRecord, SessionStore, replay_from};
 use crate::{Result, StoreError};
 
 /// KEYS: session hash, log list. ARGV: record json, seq, ttl ms.
@@ -61,13 +61,12 @@ const REPLAY_TAIL: isize = 64;
 /// of Redis's time as the pushes themselves).
 const RENEW_EVERY: u64 = 64;
 
-/// Whether an append of these entries trims and renews: one of the
-/// session's first [`RENEW_EVERY`] numbers (its list may be new) or a
-/// multiple of it.
-fn renews(entries: &[LogEntry]) -> bool {
-    entries
-        .iter()
-        .any(|(seq, _)| *seq < RENEW_EVERY || seq % RENEW_EVERY == 0)
+/// Whether an append of `len` entries numbered from `first` trims and
+/// renews: one of the session's first [`RENEW_EVERY`] numbers (its list
+/// may be new) or a multiple of it.
+fn renews(first: u64, len: usize) -> bool {
+    let last = first.saturating_add(len as u64).saturating_sub(1);
+    first < RENEW_EVERY || first.div_ceil(RENEW_EVERY) <= last / RENEW_EVERY
 }
 
 fn ttl_ms(ttl: Duration) -> u64 {
@@ -98,8 +97,8 @@ fn parse_entry(entry: String) -> Result<(u64, Stored)> {
         Some(at) if entry.as_bytes()[at] == b'\n' => {
             (&entry[..at], Stored::Inline(entry[at + 1..].to_owned()))
         }
-        Some(at) => (&entry[..at], Stored::Key(entry[at + 1..].to_owned())),
-        None => return Err(malformed()),
+        Some(at) if at + 1 < entry.len() => (&entry[..at], Stored::Key(entry[at + 1..].to_owned())),
+        _ => return Err(malformed()),
     };
     Ok((seq.parse().map_err(|_| malformed())?, stored))
 }
@@ -123,7 +122,8 @@ impl RedisStore {
         )
     }
 
-    /// Queues on `pipe` what logging `entries` for one session takes.
+    /// Queues on `pipe` what logging `run` (numbered from `first`) for one
+    /// session takes.
     /// Each payload not yet in `keys` is stored once: `keys` is shared by
     /// the sessions of one pipeline and keyed by the payload's address,
     /// which the caller's entries keep alive. Then the session's entries
@@ -134,13 +134,14 @@ impl RedisStore {
         pipe: &mut redis::Pipeline,
         keys: &mut HashMap<usize, String>,
         session_id: &str,
-        entries: &[LogEntry],
+        first: u64,
+        run: &[Arc<str>],
         ttl: u64,
     ) {
         let mut push = redis::cmd("RPUSH");
         let (hash, log) = self.session_keys(session_id);
         push.arg(&log);
-        for (seq, payload) in entries {
+        for (seq, payload) in (first..).zip(run) {
             let key = keys.entry(payload.as_ptr().addr()).or_insert_with(|| {
                 let key = payload_key(payload);
                 pipe.cmd("SET")
@@ -154,7 +155,7 @@ impl RedisStore {
             push.arg(format!("{seq} {key}"));
         }
         pipe.add_command(push).ignore();
-        if renews(entries) {
+        if renews(first, run.len()) {
             pipe.cmd("LTRIM")
                 .arg(&log)
                 .arg(-self.bound())
@@ -170,19 +171,13 @@ impl RedisStore {
         isize::try_from(self.capacity).unwrap_or(isize::MAX)
     }
 
-    /// Logs each session's entries with one pipeline.
-    async fn log_pipeline<'a>(
-        &self,
-        sessions: impl Iterator<Item = (&'a str, &'a [LogEntry])>,
-        ttl: Duration,
-    ) -> Result<()> {
+    /// Logs each session's runs with one pipeline.
+    async fn log_pipeline(&self, batch: &LogBatch<'_>, ttl: Duration) -> Result<()> {
         let ttl = ttl_ms(ttl);
         let mut pipe = redis::pipe();
         let mut keys = HashMap::new();
-        for (session_id, entries) in sessions {
-            if !entries.is_empty() {
-                self.log_entries(&mut pipe, &mut keys, session_id, entries, ttl);
-            }
+        for (session_id, first, run) in batch.iter() {
+            self.log_entries(&mut pipe, &mut keys, session_id, first, run, ttl);
         }
         if keys.is_empty() {
             return Ok(());
@@ -257,9 +252,9 @@ impl SessionStore for RedisStore {
         payload: Arc<str>,
         ttl: Duration,
     ) -> Result<()> {
-        let entries = [(seq, payload)];
-        self.log_pipeline([(session_id, &entries[..])].into_iter(), ttl)
-            .await
+        let mut batch = LogBatch::with_capacity(1);
+        batch.push_run(session_id, seq, std::iter::once(&payload));
+        self.log_pipeline(&batch, ttl).await
     }
 
     async fn append_many(
@@ -268,13 +263,14 @@ impl SessionStore for RedisStore {
         entries: Vec<(u64, Arc<str>)>,
         ttl: Duration,
     ) -> Result<()> {
-        self.log_pipeline([(session_id, &entries[..])].into_iter(), ttl)
-            .await
+        let mut batch = LogBatch::with_capacity(1);
+        batch.push(session_id, entries);
+        self.log_pipeline(&batch, ttl).await
     }
 
     /// One pipeline for the whole batch, each payload stored once in it.
     async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
-        self.log_pipeline(batch.iter(), ttl).await
+        self.log_pipeline(&batch, ttl).await
     }
 
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay> {
@@ -357,7 +353,22 @@ impl SessionStore for RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{Stored, parse_entry};
+    use super::{RENEW_EVERY, Stored, parse_entry, renews};
+
+    /// A run renews when any of its numbers is one of the first
+    /// [`RENEW_EVERY`] or a multiple of it.
+    #[test]
+    fn a_run_renews_when_one_of_its_numbers_would() {
+        let one = |seq: u64| seq < RENEW_EVERY || seq.is_multiple_of(RENEW_EVERY);
+        for first in [0, 1, 5, 63, 64, 65, 100, 127, 128, 129, 1000, 6399] {
+            for len in 1..=130 {
+                let any = (first..first + len as u64).any(one);
+                assert_eq!(renews(first, len), any, "{first} + {len}");
+            }
+        }
+        assert!(!renews(65, 63) && renews(65, 64));
+        assert!(!renews(u64::MAX - 2, 2), "no overflow");
+    }
 
     #[test]
     fn entries_hold_a_key_or_an_inline_payload() {
@@ -375,6 +386,7 @@ mod tests {
     fn malformed_entries_are_errors_not_panics() {
         for entry in [
             "5",
+            "5 ",
             "",
             "x a",
             " a",
