@@ -36,7 +36,7 @@ pub struct LogBatch<'a> {
 }
 
 impl<'a> LogBatch<'a> {
-    /// An empty batch with room for `sessions` runs.
+    /// An empty batch with room for `sessions` sessions' runs.
     pub fn with_capacity(sessions: usize) -> Self {
         LogBatch {
             sessions: Vec::with_capacity(sessions),
@@ -53,9 +53,9 @@ impl<'a> LogBatch<'a> {
         entries: impl IntoIterator<Item = (u64, Arc<str>)>,
     ) {
         let mut run: Vec<Arc<str>> = Vec::new();
-        let mut first = 0;
+        let mut first = 0u64;
         for (seq, payload) in entries {
-            if !run.is_empty() && seq != first + run.len() as u64 {
+            if !run.is_empty() && first.checked_add(run.len() as u64) != Some(seq) {
                 self.push_run(session_id, first, run.iter());
                 run.clear();
             }
@@ -295,6 +295,11 @@ mod tests {
             ]
         );
         assert!(LogBatch::default().is_empty());
+        // At the top of the numbers: one run, no overflow.
+        let mut batch = LogBatch::default();
+        batch.push("top", [(u64::MAX - 1, entry("x")), (u64::MAX, entry("y"))]);
+        let runs: Vec<(u64, usize)> = batch.iter().map(|(_, f, r)| (f, r.len())).collect();
+        assert_eq!(runs, [(u64::MAX - 1, 2)]);
     }
 
     #[test]

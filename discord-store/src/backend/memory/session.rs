@@ -245,7 +245,7 @@ impl SessionStore for MemorySessions {
     async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
         let now = Instant::now();
         for (id, first, run) in batch.iter() {
-            let last = first + run.len() as u64 - 1;
+            let last = first.saturating_add(run.len() as u64 - 1);
             let add = |log: &mut Log| {
                 log.push_shared(first, Arc::clone(run));
                 last
