@@ -24,6 +24,8 @@
 //! minus RSS before, over the session count), deliveries per second,
 //! server CPU time per delivered MESSAGE_CREATE, the server's socket writes
 //! per delivery and the tool's own CPU time (the two share the machine),
+//! how long the (first) server's busiest thread, its writer, ran and how long it
+//! waited for a CPU held by other threads,
 //! and delivery latency p50 / p99 from the HTTP POST that publishes a
 //! message to its receipt, from the server's publish call to receipt, and
 //! (with `--features fanout-timing`) from the server's fanout to its socket
@@ -60,7 +62,10 @@ use discord_proto::compression::{Decoder, TransportCompression};
 use discord_proto::gateway::{DispatchEvent, Intents, ServerMessage};
 use serde_json::json;
 
-use stats::{Histogram, cpu_ticks, percentile_between, proc_status, write_syscalls};
+use stats::{
+    Histogram, busiest_thread, cpu_ticks, percentile_between, proc_status, thread_sched,
+    write_syscalls,
+};
 
 const GUILD: u64 = 100;
 
@@ -396,6 +401,7 @@ async fn client(args: Args) {
         let cpu_before = sum(&cpu_ticks);
         let tool_cpu_before = cpu_ticks(std::process::id());
         let writes_before = sum(&write_syscalls) + fanout_writes(&nodes).await;
+        let sched_before = thread_sched(pids[0]);
         let received_before = hist.count();
         let begin = Instant::now();
         // A snapshot of the latencies every second, for p99 second by
@@ -430,6 +436,7 @@ async fn client(args: Args) {
         let cpu = (sum(&cpu_ticks) - cpu_before) as f64 / ticks_per_sec;
         let tool_cpu = (cpu_ticks(std::process::id()) - tool_cpu_before) as f64 / ticks_per_sec;
         let writes = sum(&write_syscalls) + fanout_writes(&nodes).await - writes_before;
+        let sched_after = thread_sched(pids[0]);
         let delivered = hist.count() - received_before;
         println!(
             "posted {posted} messages in {offered_secs:.1} s ({:.0} deliveries/s offered)",
@@ -448,6 +455,11 @@ async fn client(args: Args) {
             delivered as f64 / writes.max(1) as f64,
             tool_cpu * 1e6 / delivered.max(1) as f64
         );
+        if let Some((run, wait)) = busiest_thread(&sched_before, &sched_after) {
+            println!(
+                "the server's busiest thread (its writer): {run:.2} s on a CPU, {wait:.2} s waiting for one"
+            );
+        }
         println!(
             "latency POST -> receipt: p50 {:?}, p99 {:?}",
             hist.percentile(0.5),

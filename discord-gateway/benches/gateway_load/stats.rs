@@ -29,6 +29,42 @@ pub(crate) fn cpu_ticks(pid: u32) -> u64 {
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
+/// Each thread of a process, by thread ID: nanoseconds on a CPU and
+/// nanoseconds waiting on a run queue, from `/proc/<pid>/task/*/schedstat`
+/// (empty where the kernel does not keep it).
+pub(crate) fn thread_sched(pid: u32) -> std::collections::HashMap<u64, (u64, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Default::default();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            let s = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let mut f = s.split_whitespace().map(|v| v.parse::<u64>().ok());
+            Some((tid, (f.next()??, f.next()??)))
+        })
+        .collect()
+}
+
+/// The thread that ran most between two [`thread_sched`] readings: its
+/// seconds on a CPU and waiting on a run queue (a thread that wants a CPU
+/// and does not have one, here because the other threads of the two
+/// processes hold both).
+pub(crate) fn busiest_thread(
+    before: &std::collections::HashMap<u64, (u64, u64)>,
+    after: &std::collections::HashMap<u64, (u64, u64)>,
+) -> Option<(f64, f64)> {
+    after
+        .iter()
+        .map(|(tid, &(run, wait))| {
+            let (run0, wait0) = before.get(tid).copied().unwrap_or((0, 0));
+            (run.saturating_sub(run0), wait.saturating_sub(wait0))
+        })
+        .max_by_key(|&(run, _)| run)
+        .map(|(run, wait)| (run as f64 / 1e9, wait as f64 / 1e9))
+}
+
 /// Latencies in 10 µs buckets up to 2 s. The count is striped over
 /// cache lines by session, so the tool's two threads do not fight over one
 /// counter a million times a second.
