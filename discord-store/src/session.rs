@@ -56,15 +56,14 @@ impl<'a> LogBatch<'a> {
         let mut first = 0u64;
         for (seq, payload) in entries {
             if !run.is_empty() && first.checked_add(run.len() as u64) != Some(seq) {
-                self.push_run(session_id, first, run.iter());
-                run.clear();
+                self.push_owned(session_id, first, std::mem::take(&mut run));
             }
             if run.is_empty() {
                 first = seq;
             }
             run.push(payload);
         }
-        self.push_run(session_id, first, run.iter());
+        self.push_owned(session_id, first, run);
     }
 
     /// Adds a session's run of payloads, numbered from `first`. A run
@@ -79,6 +78,38 @@ impl<'a> LogBatch<'a> {
         if payloads.len() == 0 {
             return;
         }
+        let index = match self.find(payloads.clone()) {
+            Some(i) => i,
+            None => {
+                self.runs.push(payloads.cloned().collect());
+                self.runs.len() - 1
+            }
+        };
+        self.sessions.push((session_id, first, index));
+    }
+
+    /// [`push_run`](Self::push_run) for a run the caller owns: kept as it
+    /// is when it is not shared.
+    fn push_owned(&mut self, session_id: &'a str, first: u64, run: Vec<Arc<str>>) {
+        if run.is_empty() {
+            return;
+        }
+        let index = match self.find(run.iter()) {
+            Some(i) => i,
+            None => {
+                self.runs.push(run.into());
+                self.runs.len() - 1
+            }
+        };
+        self.sessions.push((session_id, first, index));
+    }
+
+    /// Which of the batch's latest [`SHARE_WITH`] runs holds exactly
+    /// `payloads` (by address), if one does.
+    fn find<'p>(
+        &self,
+        payloads: impl ExactSizeIterator<Item = &'p Arc<str>> + Clone,
+    ) -> Option<usize> {
         let same = |run: &SharedRun| {
             run.len() == payloads.len()
                 && run
@@ -87,17 +118,9 @@ impl<'a> LogBatch<'a> {
                     .all(|(a, b)| Arc::ptr_eq(a, b))
         };
         let latest = self.runs.len().saturating_sub(SHARE_WITH);
-        let index = match (latest..self.runs.len())
+        (latest..self.runs.len())
             .rev()
             .find(|&i| same(&self.runs[i]))
-        {
-            Some(i) => i,
-            None => {
-                self.runs.push(payloads.cloned().collect());
-                self.runs.len() - 1
-            }
-        };
-        self.sessions.push((session_id, first, index));
     }
 
     /// Whether no session has entries.
@@ -199,8 +222,11 @@ pub trait SessionStore: Send + Sync + 'static {
     /// [`SessionStore::append_many`] for several sessions at once: each
     /// session's entries are appended in order, in one round trip for the
     /// whole batch where the backend allows it (the gateway logs what it
-    /// is about to write to a whole sweep of sessions together). On an
-    /// error, some sessions' entries may have been appended and others not.
+    /// is about to write to a whole sweep of sessions together). A store
+    /// that keeps payloads in process may keep each of the batch's
+    /// [`SharedRun`]s as it is, shared by the sessions that were sent it.
+    /// On an error, some sessions' entries may have been appended and
+    /// others not.
     async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
         for (session_id, first, run) in batch.iter() {
             let entries = (first..).zip(run.iter().cloned()).collect();
@@ -330,6 +356,13 @@ mod tests {
         let firsts: Vec<u64> = batch.iter().map(|(_, first, _)| first).collect();
         assert_eq!(firsts[..5], [10, 11, 12, 5, 6]);
         assert_eq!(firsts[9], 19);
+        // Entries pushed one by one share runs too.
+        let mut batch = LogBatch::default();
+        batch.push("p", (1..).zip(events.iter().cloned()));
+        batch.push("q", (4..).zip(events.iter().cloned()));
+        assert_eq!(batch.distinct_runs(), 1);
+        let firsts: Vec<u64> = batch.iter().map(|(_, first, _)| first).collect();
+        assert_eq!(firsts, [1, 4]);
         // Past the latest few distinct runs, a run is not looked for.
         let mut batch = LogBatch::default();
         let singles: Vec<Arc<str>> = (0..SHARE_WITH + 1)
