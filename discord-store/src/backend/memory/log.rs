@@ -209,6 +209,95 @@ mod tests {
         assert_eq!(log.iter().map(|(s, _)| s).collect::<Vec<_>>(), [40]);
     }
 
+    /// What a log is asked to do, for the property below.
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// One entry, numbered `skip` after the next number.
+        One {
+            skip: u64,
+        },
+        /// A run of `len` entries, numbered `skip` after the next number.
+        Run {
+            len: u64,
+            skip: u64,
+        },
+        /// The last run pushed again to another log, then to this one
+        /// (numbered next): the run is shared.
+        Shared,
+        Keep(usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        // Mostly consecutive numbers; now and then a gap or a number
+        // from before, which starts the log afresh.
+        let skip = prop_oneof![8 => Just(0u64), 1 => 1u64..5];
+        prop_oneof![
+            3 => skip.clone().prop_map(|skip| Op::One { skip }),
+            4 => (1u64..14, skip).prop_map(|(len, skip)| Op::Run { len, skip }),
+            2 => Just(Op::Shared),
+            2 => (0usize..40).prop_map(Op::Keep),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever is pushed and trimmed, the log holds exactly what a
+        /// plain list of `(seq, payload)` does under the same rules: an
+        /// entry that does not follow the last starts it afresh, and a
+        /// trim keeps the last entries. What it holds past that is less
+        /// than one run.
+        #[test]
+        fn a_log_holds_what_a_plain_list_would(ops in proptest::collection::vec(op(), 1..120)) {
+            let mut log = Log::default();
+            let mut other = Log::default();
+            let mut model: Vec<(u64, String)> = Vec::new();
+            let mut next = 1u64;
+            let mut last_run: Option<SharedRun> = None;
+            let push_model = |model: &mut Vec<(u64, String)>, first: u64, run: &[Arc<str>]| {
+                if model.last().is_none_or(|(s, _)| s + 1 != first) {
+                    model.clear();
+                }
+                model.extend((first..).zip(run.iter().map(|p| p.to_string())));
+            };
+            for op in ops {
+                match op {
+                    Op::One { skip } => {
+                        let seq = next + skip;
+                        log.push(seq, payload(seq));
+                        push_model(&mut model, seq, &[payload(seq)]);
+                        next = seq + 1;
+                    }
+                    Op::Run { len, skip } => {
+                        let first = next + skip;
+                        let run: SharedRun = (first..first + len).map(payload).collect();
+                        log.push_shared(first, Arc::clone(&run));
+                        push_model(&mut model, first, &run);
+                        last_run = Some(run);
+                        next = first + len;
+                    }
+                    Op::Shared => {
+                        if let Some(run) = &last_run {
+                            other.push_shared(1, Arc::clone(run));
+                            log.push_shared(next, Arc::clone(run));
+                            push_model(&mut model, next, run);
+                            next += run.len() as u64;
+                        }
+                    }
+                    Op::Keep(keep) => {
+                        log.keep_last(keep);
+                        let cut = model.len().saturating_sub(keep);
+                        model.drain(..cut);
+                    }
+                }
+                let got: Vec<(u64, String)> = log.iter().map(|(s, p)| (s, p.to_owned())).collect();
+                proptest::prop_assert_eq!(&got, &model);
+                proptest::prop_assert_eq!(log.len(), model.len());
+                let held: usize = log.runs.iter().map(|r| r.payloads().len()).sum();
+                proptest::prop_assert!(held - log.len() < 13);
+            }
+        }
+    }
+
     #[test]
     fn an_emptied_log_drops_its_runs() {
         let mut log = Log::default();
