@@ -28,7 +28,7 @@ use crate::session::SharedRun;
 /// Payloads logged together, numbered consecutively.
 #[derive(Debug)]
 enum Run {
-    /// One payload (most appends a session's own task makes).
+    /// One payload (an append of a single event).
     One(Arc<str>),
     /// A list, shared with the other sessions that were sent it.
     Shared(SharedRun),
@@ -113,6 +113,12 @@ impl Log {
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Runs held.
+    #[cfg(test)]
+    pub(super) fn runs(&self) -> usize {
+        self.runs.len()
     }
 }
 

@@ -236,8 +236,15 @@ impl SessionStore for MemorySessions {
         entries: Vec<(u64, Arc<str>)>,
         ttl: Duration,
     ) -> Result<()> {
-        self.append_entries(session_id, entries.into_iter(), ttl);
-        Ok(())
+        if entries.len() == 1 {
+            self.append_entries(session_id, entries.into_iter(), ttl);
+            return Ok(());
+        }
+        // Several: kept as one run (or one per stretch of consecutive
+        // numbers), not an entry each.
+        let mut batch = LogBatch::with_capacity(1);
+        batch.push(session_id, entries);
+        self.append_batch(batch, ttl).await
     }
 
     /// One clock reading for the batch; each run is kept as it is, one
@@ -271,6 +278,18 @@ impl SessionStore for MemorySessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record for session `id`, its user and intents numbered `n`.
+    fn session(id: &str, n: u64) -> SessionRecord {
+        SessionRecord {
+            session_id: id.into(),
+            user_id: discord_proto::Snowflake::new(1000 + n),
+            intents: n,
+            shard: [0, 1],
+            seq: 0,
+            node_id: None,
+        }
+    }
 
     /// Logs one event for each of `count` sessions named `prefix-N`.
     async fn add(store: &MemorySessions, prefix: &str, count: usize, payload: &Arc<str>, ttl: u64) {
@@ -307,14 +326,7 @@ mod tests {
     async fn every_session_is_found_by_its_own_id() {
         let store = MemorySessions::new(8);
         let ttl = Duration::from_secs(60);
-        let record = |n: u64| SessionRecord {
-            session_id: format!("session-{n:04}"),
-            user_id: discord_proto::Snowflake::new(1000 + n),
-            intents: n,
-            shard: [0, 1],
-            seq: 0,
-            node_id: None,
-        };
+        let record = |n: u64| session(&format!("session-{n:04}"), n);
         for n in 0..2000 {
             store.save(&record(n), ttl).await.unwrap();
             let entries = vec![(1, Arc::<str>::from(format!("event of {n}")))];
@@ -348,6 +360,32 @@ mod tests {
             }
         }
         assert_eq!(store.len(), 1000);
+    }
+
+    /// Several events appended together are one run of the log, and
+    /// replay as the entries they are.
+    #[tokio::test]
+    async fn entries_appended_together_are_one_run() {
+        let store = MemorySessions::new(8);
+        let ttl = Duration::from_secs(60);
+        store.save(&session("s", 0), ttl).await.unwrap();
+        let entries: Vec<(u64, Arc<str>)> =
+            (1..=5).map(|n| (n, Arc::from(format!("e{n}")))).collect();
+        store.append_many("s", entries.clone(), ttl).await.unwrap();
+        // Not consecutive: a log started afresh at 9.
+        store
+            .append_many("t", vec![entries[0].clone(), (9, "e9".into())], ttl)
+            .await
+            .unwrap();
+        let runs = |id: &str| store.lock(id).map[id].log.runs();
+        assert_eq!(runs("s"), 1);
+        assert_eq!(runs("t"), 1);
+        let want: Vec<(u64, String)> = (3..=5).map(|n| (n, format!("e{n}"))).collect();
+        assert_eq!(
+            store.replay_after("s", 2).await.unwrap(),
+            Replay::Events(want)
+        );
+        assert_eq!(store.get("s").await.unwrap().unwrap().seq, 5);
     }
 
     /// One event logged by many sessions is kept once, not once per
