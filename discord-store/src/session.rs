@@ -78,14 +78,8 @@ impl<'a> LogBatch<'a> {
         if payloads.len() == 0 {
             return;
         }
-        let index = match self.find(payloads.clone()) {
-            Some(i) => i,
-            None => {
-                self.runs.push(payloads.cloned().collect());
-                self.runs.len() - 1
-            }
-        };
-        self.sessions.push((session_id, first, index));
+        let found = self.find(payloads.clone());
+        self.add(session_id, first, found, || payloads.cloned().collect());
     }
 
     /// [`push_run`](Self::push_run) for a run the caller owns: kept as it
@@ -94,13 +88,23 @@ impl<'a> LogBatch<'a> {
         if run.is_empty() {
             return;
         }
-        let index = match self.find(run.iter()) {
-            Some(i) => i,
-            None => {
-                self.runs.push(run.into());
-                self.runs.len() - 1
-            }
-        };
+        let found = self.find(run.iter());
+        self.add(session_id, first, found, || run.into());
+    }
+
+    /// Adds a session's run: the batch's run `found`, or else a new one
+    /// that `make` makes.
+    fn add(
+        &mut self,
+        session_id: &'a str,
+        first: u64,
+        found: Option<usize>,
+        make: impl FnOnce() -> SharedRun,
+    ) {
+        let index = found.unwrap_or_else(|| {
+            self.runs.push(make());
+            self.runs.len() - 1
+        });
         self.sessions.push((session_id, first, index));
     }
 

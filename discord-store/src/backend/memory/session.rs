@@ -109,22 +109,12 @@ impl MemorySessions {
             .sum()
     }
 
-    /// Appends under one lock, with one lookup of the session (this runs
-    /// for every batch of events a gateway session sends).
-    fn append_entries(
-        &self,
-        session_id: &str,
-        entries: impl Iterator<Item = (u64, Arc<str>)>,
-        ttl: Duration,
-    ) {
+    /// Appends one entry under one lock, with one lookup of the session.
+    fn append_one(&self, session_id: &str, seq: u64, payload: Arc<str>, ttl: Duration) {
         let mut shard = self.lock(session_id);
         let add = |log: &mut Log| {
-            let mut last = 0;
-            for (seq, payload) in entries {
-                log.push(seq, payload);
-                last = last.max(seq);
-            }
-            last
+            log.push(seq, payload);
+            seq
         };
         self.append_locked(&mut shard, session_id, add, Instant::now(), ttl);
     }
@@ -226,7 +216,7 @@ impl SessionStore for MemorySessions {
         payload: Arc<str>,
         ttl: Duration,
     ) -> Result<()> {
-        self.append_entries(session_id, std::iter::once((seq, payload)), ttl);
+        self.append_one(session_id, seq, payload, ttl);
         Ok(())
     }
 
@@ -236,8 +226,11 @@ impl SessionStore for MemorySessions {
         entries: Vec<(u64, Arc<str>)>,
         ttl: Duration,
     ) -> Result<()> {
-        if entries.len() == 1 {
-            self.append_entries(session_id, entries.into_iter(), ttl);
+        let mut entries = entries;
+        if entries.len() == 1
+            && let Some((seq, payload)) = entries.pop()
+        {
+            self.append_one(session_id, seq, payload, ttl);
             return Ok(());
         }
         // Several: kept as one run (or one per stretch of consecutive
