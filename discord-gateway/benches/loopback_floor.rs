@@ -13,7 +13,9 @@
 //! pre-built WebSocket text frames of a MESSAGE_CREATE's size, published at
 //! `--rate` per second every 10 ms, each carrying its publish time. This
 //! process is the client: it reads every connection with plain epoll (mio)
-//! on `--readers` threads and records publish-to-receipt latency.
+//! on `--readers` threads and records publish-to-receipt latency (receipt:
+//! the kernel's receive time on the socket; the time of this process's
+//! read is reported too).
 //!
 //! No queue, no task, no lock, no replay log: the writer's only work is
 //! the kernel's. Its sweep time (every connection written once) and the
@@ -28,8 +30,9 @@
 //! connections.
 #![allow(missing_docs)]
 
-use std::io::{BufRead, IoSlice, Read, Write};
+use std::io::{BufRead, IoSlice, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,6 +45,9 @@ use mio::net::TcpStream as MioStream;
 mod stats;
 use mio::{Events, Interest, Poll, Token};
 use stats::{cpu_ticks, write_syscalls};
+// Reads with the kernel's receive time, as the load tool's.
+#[path = "gateway_load/stamped.rs"]
+mod stamped;
 
 /// How often events are published (the load tool posts every 10 ms too).
 const TICK: Duration = Duration::from_millis(10);
@@ -266,7 +272,10 @@ struct Reader {
 }
 
 struct Stats {
+    /// Publish to the kernel's receive time (delivery latency).
     buckets: Vec<u64>,
+    /// Publish to this process's read of it.
+    read_buckets: Vec<u64>,
     count: u64,
 }
 
@@ -287,8 +296,10 @@ fn read_loop(
     let mut events = Events::with_capacity(1024);
     let mut stats = Stats {
         buckets: vec![0; 200_001],
+        read_buckets: vec![0; 200_001],
         count: 0,
     };
+    let mut control = stamped::control_space();
     while !stop.load(Ordering::Relaxed) {
         poll.poll(&mut events, Some(Duration::from_millis(50)))
             .unwrap();
@@ -304,11 +315,13 @@ fn read_loop(
                     r.start = 0;
                 }
                 let room = r.buf.len() - r.end;
-                match r.stream.read(&mut r.buf[r.end..]) {
-                    Ok(0) => break,
-                    Ok(n) => {
+                let fd = r.stream.as_raw_fd();
+                match stamped::recv(fd, &mut r.buf[r.end..], &mut control) {
+                    Ok((0, _)) => break,
+                    Ok((n, stamp)) => {
                         r.end += n;
-                        let at = now_nanos();
+                        let read_at = now_nanos();
+                        let at = stamp.unwrap_or(read_at);
                         let mut got = 0;
                         while r.end - r.start >= 4 {
                             assert_eq!(r.buf[r.start], 0x81, "a text frame");
@@ -327,6 +340,8 @@ fn read_loop(
                             if stamp >= from {
                                 let i = ((at.saturating_sub(stamp)) / 10_000) as usize;
                                 stats.buckets[i.min(200_000)] += 1;
+                                let i = ((read_at.saturating_sub(stamp)) / 10_000) as usize;
+                                stats.read_buckets[i.min(200_000)] += 1;
                                 stats.count += 1;
                             }
                             got += 1;
@@ -383,6 +398,7 @@ fn client(args: &Args) {
     for i in 0..args.sessions {
         let s = TcpStream::connect(addr).unwrap();
         s.set_nonblocking(true).unwrap();
+        stamped::enable(&s).unwrap();
         shares[i % args.readers].push(Reader {
             stream: MioStream::from_std(s),
             buf: vec![0; 16 * 1024],
@@ -432,10 +448,14 @@ fn client(args: &Args) {
     );
     stop.store(true, Ordering::Relaxed);
     let mut buckets = vec![0u64; 200_001];
+    let mut read_buckets = vec![0u64; 200_001];
     let mut count = 0;
     for t in threads {
         let s = t.join().unwrap();
         for (b, v) in buckets.iter_mut().zip(&s.buckets) {
+            *b += v;
+        }
+        for (b, v) in read_buckets.iter_mut().zip(&s.read_buckets) {
             *b += v;
         }
         count += s.count;
@@ -462,6 +482,11 @@ fn client(args: &Args) {
         "latency publish -> receipt: p50 {:.1} ms, p99 {:.1} ms",
         percentile(&buckets, count, 0.5),
         percentile(&buckets, count, 0.99)
+    );
+    println!(
+        "latency publish -> read by this process: p50 {:.1} ms, p99 {:.1} ms",
+        percentile(&read_buckets, count, 0.5),
+        percentile(&read_buckets, count, 0.99)
     );
 }
 

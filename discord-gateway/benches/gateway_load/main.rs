@@ -27,7 +27,10 @@
 //! how long the (first) server's busiest thread, its writer, ran and how long it
 //! waited for a CPU held by other threads,
 //! and delivery latency p50 / p99 from the HTTP POST that publishes a
-//! message to its receipt, from the server's publish call to receipt, and
+//! message to its receipt (the kernel's receive time on the session's
+//! socket: `stamped.rs`), from the POST to the tool's read of it (receipt
+//! plus the wait for the tool's own thread), from the server's publish
+//! call to receipt, and
 //! (with `--features fanout-timing`) from the server's fanout to its socket
 //! write, the server's own share, with how long each session went between
 //! two writes of the server's fanout writers.
@@ -48,6 +51,7 @@ mod http_post;
 mod probe;
 mod raw_ws;
 mod server;
+mod stamped;
 mod stats;
 
 use std::io::BufRead;
@@ -68,6 +72,18 @@ use stats::{
 };
 
 const GUILD: u64 = 100;
+
+/// The tool's latency histograms.
+struct Latencies {
+    /// From the POST to the kernel's receive time on the session's
+    /// socket: delivery latency.
+    receipt: Histogram,
+    /// From the POST to the tool's read: receipt plus the wait for the
+    /// tool's thread, which shares the cores with the server.
+    read: Histogram,
+    /// From the server's publish call to receipt: the fanout's share.
+    from_publish: Histogram,
+}
 
 /// Messages sent before this time (ns since the epoch) were posted during
 /// the warm-up and are not measured; set when measuring starts.
@@ -121,8 +137,7 @@ async fn session(
     addr: SocketAddr,
     n: usize,
     compress: Option<TransportCompression>,
-    hist: Arc<Histogram>,
-    from_publish: Arc<Histogram>,
+    hists: Arc<Latencies>,
     ready: Arc<AtomicU64>,
 ) {
     // The session logic (IDENTIFY, heartbeats with jitter, what READY and
@@ -143,7 +158,9 @@ async fn session(
     let mut decoder = compress.map(|c| Decoder::new(c, 1 << 24).unwrap());
     let mut inflated: Vec<u8>;
     let mut guild_created = false;
+    // The kernel's receive time of the last read, and when the tool read it.
     let mut received_at = 0u128;
+    let mut read_at = 0u128;
     let mut sends = Vec::new();
     // One timer for the session, moved only when its deadline does: a new
     // sleep per read registered and removed a timer in tokio's wheel for
@@ -173,9 +190,12 @@ async fn session(
                 if sent < u128::from(MEASURED_FROM.load(Ordering::Relaxed)) {
                     continue; // posted during the warm-up
                 }
-                hist.record(n, received_at.saturating_sub(sent));
+                hists.receipt.record(n, received_at.saturating_sub(sent));
+                hists.read.record(n, read_at.saturating_sub(sent));
                 if let Some(published) = published {
-                    from_publish.record(n, received_at.saturating_sub(published));
+                    hists
+                        .from_publish
+                        .record(n, received_at.saturating_sub(published));
                 }
                 continue;
             }
@@ -208,11 +228,14 @@ async fn session(
         }
         tokio::select! {
             read = ws.fill() => {
-                if !matches!(read, Ok(n) if n > 0) {
+                let Ok((n, stamp)) = read else { return };
+                if n == 0 {
                     return;
                 }
-                // Every frame of one read arrived at once.
-                received_at = now_nanos();
+                // Every frame of one read counts as received when its
+                // last byte reached the socket (the kernel's stamp).
+                read_at = now_nanos();
+                received_at = stamp.map_or(read_at, u128::from);
             },
             () = &mut timer => {
                 for out in client.on_tick(std::time::Instant::now()) {
@@ -330,22 +353,21 @@ async fn client(args: Args) {
     let sum = |f: &dyn Fn(u32) -> u64| pids.iter().map(|&pid| f(pid)).sum::<u64>();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = sum(&|pid| proc_status(pid, "VmRSS:"));
-    let hist = Arc::new(Histogram::new());
-    // From the server's publish call to receipt: the fanout's share.
-    let from_publish = Arc::new(Histogram::new());
+    let hists = Arc::new(Latencies {
+        receipt: Histogram::new(),
+        read: Histogram::new(),
+        from_publish: Histogram::new(),
+    });
+    let hist = &hists.receipt;
     let ready = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
     for n in 0..args.sessions {
         let permit = Arc::clone(&gate).acquire_owned().await.unwrap();
-        let (hist, from_publish, ready2) = (
-            Arc::clone(&hist),
-            Arc::clone(&from_publish),
-            Arc::clone(&ready),
-        );
+        let (hists, ready2) = (Arc::clone(&hists), Arc::clone(&ready));
         let target = n as u64 + 1;
         let node = nodes[n % nodes.len()].0;
-        tokio::spawn(session(node, n, args.compress, hist, from_publish, ready2));
+        tokio::spawn(session(node, n, args.compress, hists, ready2));
         // Hold the permit until this session is ready: at most 256
         // handshakes in flight.
         let ready = Arc::clone(&ready);
@@ -408,8 +430,9 @@ async fn client(args: Args) {
         // second (by time of receipt): a steady tail or a few bad seconds.
         let seconds = args.seconds;
         let by_second = tokio::spawn({
-            let hist = Arc::clone(&hist);
+            let hists = Arc::clone(&hists);
             async move {
+                let hist = &hists.receipt;
                 let mut snapshots = vec![hist.snapshot()];
                 let mut every = tokio::time::interval_at(
                     tokio::time::Instant::now() + Duration::from_secs(1),
@@ -465,6 +488,11 @@ async fn client(args: Args) {
             hist.percentile(0.5),
             hist.percentile(0.99)
         );
+        println!(
+            "latency POST -> read by the tool: p50 {:?}, p99 {:?}",
+            hists.read.percentile(0.5),
+            hists.read.percentile(0.99)
+        );
         let mut snapshots = by_second.await.unwrap();
         snapshots.push(hist.snapshot());
         let p99s: Vec<String> = snapshots
@@ -482,8 +510,8 @@ async fn client(args: Args) {
         );
         println!(
             "of which publish -> receipt: p50 {:?}, p99 {:?}",
-            from_publish.percentile(0.5),
-            from_publish.percentile(0.99)
+            hists.from_publish.percentile(0.5),
+            hists.from_publish.percentile(0.99)
         );
         let timing = http_post::post(&mut sender, "/timing", String::new()).await;
         match timing.split_whitespace().collect::<Vec<_>>()[..] {

@@ -1,23 +1,33 @@
 //! The tool's WebSocket client: the upgrade, then frames parsed straight
 //! from one read buffer per session (a frame per message through
 //! tokio-tungstenite, with its allocation, copy and stream machinery, cost
-//! the tool CPU that it takes from the server on the shared cores).
+//! the tool CPU that it takes from the server on the shared cores). Each
+//! read also gives the kernel's receive time (`stamped.rs`).
 
 use std::io::Cursor;
+use std::os::fd::AsRawFd;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame as WsFrame, FrameHeader};
+
+use crate::stamped;
 
 /// Read buffer per session: a batch of events fits many times over.
 const READ_SPACE: usize = 16 * 1024;
 
 pub(crate) struct Client {
     stream: TcpStream,
+    /// The read buffer, kept at its full length (zeroed once): `end`
+    /// marks what was read, so no read zeroes memory.
     buf: Vec<u8>,
     /// Where unparsed data starts in `buf`.
     start: usize,
+    /// Where read data ends in `buf`.
+    end: usize,
+    /// Room for the kernel's receive time of a read.
+    control: Vec<u8>,
 }
 
 pub(crate) enum Frame<'a> {
@@ -59,20 +69,25 @@ impl Client {
             ),
             "wrong Sec-WebSocket-Accept"
         );
+        stamped::enable(&stream).expect("SO_TIMESTAMPNS");
+        let read = buf.len();
+        buf.resize(read.max(READ_SPACE), 0);
         Client {
             stream,
             buf,
             start: end,
+            end: read,
+            control: stamped::control_space(),
         }
     }
 
     /// The next complete frame in the buffer, if there is one.
     pub(crate) fn next_frame(&mut self) -> Option<Frame<'_>> {
-        let mut cursor = Cursor::new(&self.buf[self.start..]);
+        let mut cursor = Cursor::new(&self.buf[self.start..self.end]);
         let (header, len) = FrameHeader::parse(&mut cursor).expect("frame header")?;
         let from = self.start + cursor.position() as usize;
         let to = from + usize::try_from(len).unwrap();
-        if to > self.buf.len() {
+        if to > self.end {
             return None;
         }
         assert!(header.is_final, "the gateway sends whole messages");
@@ -87,17 +102,37 @@ impl Client {
     }
 
     /// Reads more (cancel safe: a read that did not finish took
-    /// nothing).
-    pub(crate) async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.start == self.buf.len() {
-            self.buf.clear();
+    /// nothing): how many bytes, and the kernel's receive time of the
+    /// last of them (ns since the epoch), if it gave one.
+    pub(crate) async fn fill(&mut self) -> std::io::Result<(usize, Option<u64>)> {
+        if self.start == self.end {
             self.start = 0;
-        } else if self.buf.capacity() - self.buf.len() < READ_SPACE / 2 {
-            self.buf.drain(..self.start);
+            self.end = 0;
+        } else if self.buf.len() - self.end < READ_SPACE / 2 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
-            self.buf.reserve(READ_SPACE / 2);
+            if self.buf.len() - self.end < READ_SPACE / 2 {
+                // A frame larger than the buffer (a big GUILD_CREATE).
+                self.buf.resize(self.end + READ_SPACE, 0);
+            }
         }
-        self.stream.read_buf(&mut self.buf).await
+        let fd = self.stream.as_raw_fd();
+        loop {
+            self.stream.readable().await?;
+            let (buf, control) = (&mut self.buf[self.end..], &mut self.control);
+            match self
+                .stream
+                .try_io(Interest::READABLE, || stamped::recv(fd, buf, control))
+            {
+                Ok((n, stamp)) => {
+                    self.end += n;
+                    return Ok((n, stamp));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Sends a text frame, masked as a client must.
