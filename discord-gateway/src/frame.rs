@@ -26,18 +26,24 @@ pub fn dispatch_tail(name: &str, seq: u64) -> String {
 
 /// The pieces of a dispatch tail, in order, handed to `push` (one place
 /// for the format, whatever the tail is built into).
-pub(crate) fn tail_parts(name: &str, seq: u64, mut push: impl FnMut(&str)) {
+pub(crate) fn tail_parts(name: &str, seq: u64, push: impl FnMut(&str)) {
+    tail_parts_of(name, itoa::Buffer::new().format(seq), push);
+}
+
+/// [`tail_parts`] with the sequence number already in decimal digits.
+pub(crate) fn tail_parts_of(name: &str, seq_digits: &str, mut push: impl FnMut(&str)) {
     push(r#","s":"#);
-    push(itoa::Buffer::new().format(seq));
+    push(seq_digits);
     push(r#","t":""#);
     push(name);
     push(r#""}"#);
 }
 
-/// The length of [`dispatch_tail`]`(name, seq)`, without building it.
-pub(crate) fn tail_len(name: &str, seq: u64) -> usize {
+/// The length of a dispatch tail whose sequence number is `seq_digits`,
+/// without building it.
+pub(crate) fn tail_len_of(name: &str, seq_digits: &str) -> usize {
     let mut len = 0;
-    tail_parts(name, seq, |part| len += part.len());
+    tail_parts_of(name, seq_digits, |part| len += part.len());
     len
 }
 
@@ -57,7 +63,12 @@ mod tests {
         assert!(joined.ends_with(r#","s":42,"t":"READY"}"#));
         for seq in [0, 9, 10, 99_999, u64::MAX] {
             let tail = super::dispatch_tail("MESSAGE_CREATE", seq);
-            assert_eq!(super::tail_len("MESSAGE_CREATE", seq), tail.len(), "{seq}");
+            let digits = seq.to_string();
+            assert_eq!(
+                super::tail_len_of("MESSAGE_CREATE", &digits),
+                tail.len(),
+                "{seq}"
+            );
         }
     }
 

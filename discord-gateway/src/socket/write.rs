@@ -9,7 +9,7 @@ use std::io::IoSlice;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::frame::{DISPATCH_HEAD, tail_len, tail_parts};
+use crate::frame::{DISPATCH_HEAD, tail_len_of, tail_parts_of};
 
 /// A data frame waiting to be written: text or binary, and its payload.
 pub(crate) struct OutFrame {
@@ -81,35 +81,38 @@ impl OutFrame {
         }
     }
 
-    /// A dispatch's name.
-    fn name_of(shared: &Arc<dyn AsRef<str> + Send + Sync>, name: (u32, u32)) -> &str {
-        &(**shared).as_ref()[name.0 as usize..name.1 as usize]
-    }
-
-    /// The payload's length in bytes.
-    pub(super) fn len(&self) -> usize {
+    /// Appends to `glue` what is written before the frame's middle (its
+    /// header, and a dispatch's head), then what is written after it (a
+    /// dispatch's tail). Returns where the suffix starts in `glue` and the
+    /// middle's length. A dispatch's shared text is looked up and its
+    /// sequence number put in digits once, for the length in the header
+    /// and for the tail.
+    fn lay_out(&self, glue: &mut Vec<u8>) -> (usize, usize) {
         match &self.payload {
-            Payload::Owned(bytes) => bytes.len(),
+            Payload::Owned(bytes) => {
+                let (h, used) = data_header(self.binary, bytes.len());
+                glue.extend_from_slice(&h[..used]);
+                (glue.len(), bytes.len())
+            }
             Payload::Dispatch {
                 shared,
                 name,
                 from,
                 seq,
             } => {
-                DISPATCH_HEAD.len()
-                    + ((**shared).as_ref().len() - from)
-                    + tail_len(Self::name_of(shared, *name), *seq)
+                let text = (**shared).as_ref();
+                let middle = text.len() - from;
+                let name = &text[name.0 as usize..name.1 as usize];
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(*seq);
+                let len = DISPATCH_HEAD.len() + middle + tail_len_of(name, digits);
+                let (h, used) = data_header(self.binary, len);
+                glue.extend_from_slice(&h[..used]);
+                glue.extend_from_slice(DISPATCH_HEAD.as_bytes());
+                let suffix = glue.len();
+                tail_parts_of(name, digits, |part| glue.extend_from_slice(part.as_bytes()));
+                (suffix, middle)
             }
-        }
-    }
-
-    /// Appends what is written before the frame's middle: its header, and
-    /// a dispatch's head.
-    fn push_prefix(&self, out: &mut Vec<u8>) {
-        let (h, used) = data_header(self.binary, self.len());
-        out.extend_from_slice(&h[..used]);
-        if let Payload::Dispatch { .. } = &self.payload {
-            out.extend_from_slice(DISPATCH_HEAD.as_bytes());
         }
     }
 
@@ -118,19 +121,6 @@ impl OutFrame {
         match &self.payload {
             Payload::Owned(bytes) => bytes,
             Payload::Dispatch { shared, from, .. } => &(**shared).as_ref().as_bytes()[*from..],
-        }
-    }
-
-    /// Appends what is written after the frame's middle: a dispatch's
-    /// tail.
-    fn push_suffix(&self, out: &mut Vec<u8>) {
-        if let Payload::Dispatch {
-            shared, name, seq, ..
-        } = &self.payload
-        {
-            tail_parts(Self::name_of(shared, *name), *seq, |part| {
-                out.extend_from_slice(part.as_bytes());
-            });
         }
     }
 }
@@ -146,13 +136,13 @@ impl OutFrame {
 pub(super) struct Layout<'a> {
     frames: &'a [OutFrame],
     glue: Vec<u8>,
-    /// For each frame: where its prefix starts in `glue`, and where its
-    /// suffix starts (its prefix ends).
-    marks: Vec<(usize, usize)>,
+    /// For each frame: where its prefix starts in `glue`, where its
+    /// suffix starts (its prefix ends), and its middle's length.
+    marks: Vec<(usize, usize, usize)>,
 }
 
 /// A layout's buffers: its glue, and each frame's marks in it.
-type Buffers = (Vec<u8>, Vec<(usize, usize)>);
+type Buffers = (Vec<u8>, Vec<(usize, usize, usize)>);
 
 thread_local! {
     /// The buffers of this thread's last finished layout, for its next
@@ -176,9 +166,8 @@ impl<'a> Layout<'a> {
         marks.reserve(frames.len());
         for frame in frames {
             let prefix = glue.len();
-            frame.push_prefix(&mut glue);
-            marks.push((prefix, glue.len()));
-            frame.push_suffix(&mut glue);
+            let (suffix, middle) = frame.lay_out(&mut glue);
+            marks.push((prefix, suffix, middle));
         }
         Layout {
             frames,
@@ -199,7 +188,7 @@ impl<'a> Layout<'a> {
 
     /// Bytes frame `i` puts on the wire.
     pub(super) fn wire_len(&self, i: usize) -> usize {
-        self.suffix_end(i) - self.marks[i].0 + self.frames[i].middle().len()
+        self.suffix_end(i) - self.marks[i].0 + self.marks[i].2
     }
 
     /// Pushes the slices of frames `range`, at most `2 * range.len() + 1`
