@@ -190,12 +190,12 @@ async fn session(
                 if sent < u128::from(MEASURED_FROM.load(Ordering::Relaxed)) {
                     continue; // posted during the warm-up
                 }
-                hists.receipt.record(n, received_at.saturating_sub(sent));
-                hists.read.record(n, read_at.saturating_sub(sent));
+                hists.receipt.record(received_at.saturating_sub(sent));
+                hists.read.record(read_at.saturating_sub(sent));
                 if let Some(published) = published {
                     hists
                         .from_publish
-                        .record(n, received_at.saturating_sub(published));
+                        .record(received_at.saturating_sub(published));
                 }
                 continue;
             }

@@ -23,13 +23,22 @@ pub(crate) fn times(text: &[u8]) -> Option<(u128, Option<u128>)> {
     Some((sent, published))
 }
 
-/// The decimal number at the start of `text`, up to its closing quote.
+/// The decimal number at the start of `text`, up to its closing quote: a
+/// time in nanoseconds, which fits a `u64` (folded in one pass: with a
+/// `u128` and a separate check of the digits, this had been a tenth of the
+/// tool's CPU at 1 M deliveries/s).
 fn digits(text: &[u8]) -> u128 {
-    let end = memchr::memchr(b'"', text).expect("a closing quote");
-    let number = &text[..end];
-    assert!(
-        !number.is_empty() && number.iter().all(u8::is_ascii_digit),
-        "a time in ns"
-    );
-    number.iter().fold(0, |n, d| n * 10 + u128::from(d - b'0'))
+    let mut n = 0u64;
+    for (i, &d) in text.iter().enumerate() {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            assert!(d == b'"' && i > 0, "a time in ns");
+            return u128::from(n);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(digit)))
+            .expect("a time in ns within u64");
+    }
+    panic!("a closing quote")
 }
