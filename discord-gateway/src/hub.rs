@@ -183,9 +183,16 @@ impl SessionHandle {
     /// Queues events in order under one lock, as [`push`](Self::push)
     /// does one; returns whether the task must be woken.
     fn push_many(&self, new: impl Iterator<Item = Arc<Prepared>>) -> bool {
+        self.push_with(|events| events.extend(new))
+    }
+
+    /// Queues what `fill` pushes onto the back of the queue, under the
+    /// queue's lock, as [`push_many`](Self::push_many) does; `fill` must
+    /// only push. Returns whether the task must be woken.
+    fn push_with(&self, fill: impl FnOnce(&mut VecDeque<Arc<Prepared>>)) -> bool {
         let mut events = lock(&self.events);
         let was_empty = events.is_empty();
-        events.extend(new);
+        fill(&mut events);
         let wake = was_empty && !events.is_empty();
         if events.len() > self.capacity && !self.overflowed.swap(true, Ordering::AcqRel) {
             drop(events);

@@ -15,7 +15,7 @@ use discord_proto::Snowflake;
 use discord_proto::gateway::{GatewayGuild, Intents};
 use smallvec::SmallVec;
 
-use super::{Fanout, Prepared, SessionHandle};
+use super::{Fanout, SessionHandle};
 use crate::view::{GuildView, Seen};
 
 /// foldhash for maps keyed by IDs the server made or checked.
@@ -60,14 +60,19 @@ impl GuildEntry {
         let from = (member.cursor - self.base) as usize;
         member.cursor = head;
         let (view, seen, handle) = (&mut self.view, &mut member.seen, &member.handle);
-        let mut queued: SmallVec<[Arc<Prepared>; 16]> = SmallVec::new();
-        for fan in self.pending.range_mut(from..) {
-            let visible = |ch| view.can_view_seen(handle.user_id, ch, seen);
-            if let Some(v) = fan.view_for(handle, visible) {
-                queued.push(Arc::clone(v));
+        let pending = &mut self.pending;
+        // Straight into the session's queue, under its lock: a sweep's
+        // share (about 20 events at 1 M deliveries/s) collected first
+        // outgrew a list kept on the stack, and was allocated, grown and
+        // freed per session and write.
+        handle.push_with(|queue| {
+            for fan in pending.range_mut(from..) {
+                let visible = |ch| view.can_view_seen(handle.user_id, ch, seen);
+                if let Some(v) = fan.view_for(handle, visible) {
+                    queue.push_back(Arc::clone(v));
+                }
             }
-        }
-        !queued.is_empty() && handle.push_many(queued.into_iter())
+        })
     }
 
     /// Drops the pending events every session has taken, once [`TRIM_AT`]
