@@ -325,7 +325,7 @@ impl Socket {
             Vec::with_capacity((2 * frames.len() + 1).min(MAX_SLICES));
         for range in Writes::new(&layout) {
             slices.clear();
-            layout.push_slices(range, &mut slices);
+            layout.push_slices(range, |slice| slices.push(slice));
             let mut rest = &mut slices[..];
             while !rest.is_empty() {
                 let n = std::future::poll_fn(|cx| io.poll_write_vectored(cx, rest)).await?;
@@ -357,7 +357,7 @@ pub(crate) fn try_write_frames(
     let mut writes = Writes::new(&layout);
     while let Some(range) = writes.next() {
         slices.clear();
-        layout.push_slices(range, &mut slices);
+        layout.push_slices(range, |slice| slices.push(slice));
         let mut rest = &mut slices[..];
         while !rest.is_empty() {
             match writev(rest) {
@@ -370,7 +370,7 @@ pub(crate) fn try_write_frames(
                     }
                     if let Some(later) = writes.remaining() {
                         let mut more = Vec::new();
-                        layout.push_slices(later, &mut more);
+                        layout.push_slices(later, |slice| more.push(slice));
                         for s in &more {
                             unwritten.extend_from_slice(s);
                         }

@@ -191,16 +191,18 @@ impl<'a> Layout<'a> {
         self.suffix_end(i) - self.marks[i].0 + self.marks[i].2
     }
 
-    /// Pushes the slices of frames `range`, at most `2 * range.len() + 1`
-    /// of them; empty ones are left out.
+    /// Hands the slices of frames `range` to `push`, at most
+    /// `2 * range.len() + 1` of them; empty ones are left out. (A push
+    /// each: `Extend` with one item at a time was 1.9% of the writing
+    /// core's samples at 1 M deliveries/s, through `SmallVec`'s extend.)
     pub(super) fn push_slices<'s>(
         &'s self,
         range: std::ops::Range<usize>,
-        slices: &mut impl Extend<IoSlice<'s>>,
+        mut push_slice: impl FnMut(IoSlice<'s>),
     ) {
         let mut push = |bytes: &'s [u8]| {
             if !bytes.is_empty() {
-                slices.extend(std::iter::once(IoSlice::new(bytes)));
+                push_slice(IoSlice::new(bytes));
             }
         };
         if range.is_empty() {
@@ -376,7 +378,7 @@ mod tests {
             let mut total = 0;
             for range in ranges {
                 let mut slices = Vec::new();
-                layout.push_slices(range.clone(), &mut slices);
+                layout.push_slices(range.clone(), |slice| slices.push(slice));
                 assert!(slices.len() <= 2 * range.len() + 1);
                 assert!(slices.iter().all(|s| !s.is_empty()));
                 total += range.map(|i| layout.wire_len(i)).sum::<usize>();
