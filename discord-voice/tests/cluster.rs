@@ -189,6 +189,16 @@ async fn media_and_moderation_cross_nodes() {
             .unwrap()
             .mute
     );
+    // The shared voice state changes first; B's SFU hears of the mute
+    // through the nodes' pub/sub a moment later. Audio tagged 4 (not
+    // checked) finds that moment: once B drops some, it drops the rest.
+    tokio::select! {
+        _ = talk(&alice, 4, 500) => panic!("B never applied the mute"),
+        _ = wait_until("B applies the mute", || {
+            c.b.sfu().stats().dropped_muted.load(Ordering::Relaxed) > dropped
+        }) => {}
+    }
+    let dropped = c.b.sfu().stats().dropped_muted.load(Ordering::Relaxed);
     tokio::select! {
         _ = talk(&alice, 2, 500) => panic!("B never dropped the muted audio"),
         _ = wait_until("B drops the muted audio", || {
