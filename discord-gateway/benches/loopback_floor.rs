@@ -318,10 +318,10 @@ fn read_loop(
                 let fd = r.stream.as_raw_fd();
                 match stamped::recv(fd, &mut r.buf[r.end..], &mut control) {
                     Ok((0, _)) => break,
-                    Ok((n, stamp)) => {
+                    Ok((n, arrived)) => {
                         r.end += n;
                         let read_at = now_nanos();
-                        let at = stamp.unwrap_or(read_at);
+                        let at = arrived.unwrap_or(read_at);
                         let mut got = 0;
                         while r.end - r.start >= 4 {
                             assert_eq!(r.buf[r.start], 0x81, "a text frame");

@@ -177,18 +177,12 @@ impl SessionHandle {
     /// it must be woken (the queue was empty: a non-empty queue's task was
     /// woken when it became non-empty and drains it before it waits).
     fn push(&self, event: Arc<Prepared>) -> bool {
-        self.push_many(std::iter::once(event))
+        self.push_with(|events| events.push_back(event))
     }
 
-    /// Queues events in order under one lock, as [`push`](Self::push)
-    /// does one; returns whether the task must be woken.
-    fn push_many(&self, new: impl Iterator<Item = Arc<Prepared>>) -> bool {
-        self.push_with(|events| events.extend(new))
-    }
-
-    /// Queues what `fill` pushes onto the back of the queue, under the
-    /// queue's lock, as [`push_many`](Self::push_many) does; `fill` must
-    /// only push. Returns whether the task must be woken.
+    /// Queues what `fill` pushes onto the back of the queue, in order and
+    /// under the queue's lock, as [`push`](Self::push) does one event;
+    /// `fill` must only push. Returns whether the task must be woken.
     fn push_with(&self, fill: impl FnOnce(&mut VecDeque<Arc<Prepared>>)) -> bool {
         let mut events = lock(&self.events);
         let was_empty = events.is_empty();
