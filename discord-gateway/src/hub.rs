@@ -141,6 +141,9 @@ pub(crate) struct SessionHandle {
     /// Who writes the socket: the task, or the writers while the
     /// task waits (`crate::writer`).
     pub(crate) slot: Mutex<crate::writer::Slot>,
+    /// Where the connection is in the hub's guild lists; changed only
+    /// under the hub's lock, so this lock is never contended.
+    places: Mutex<index::Places>,
 }
 
 impl SessionHandle {
@@ -164,7 +167,14 @@ impl SessionHandle {
             ready: Notify::new(),
             overflowed: AtomicBool::new(false),
             slot: Mutex::new(crate::writer::Slot::new()),
+            places: Mutex::new(index::Places::new()),
         }
+    }
+
+    /// Where the connection is in the hub's guild lists (see
+    /// [`index::Places`]).
+    fn places(&self) -> MutexGuard<'_, index::Places> {
+        lock(&self.places)
     }
 
     /// Whether the session's shard receives events of `guild` (`None`:

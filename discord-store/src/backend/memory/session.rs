@@ -22,12 +22,69 @@ struct Entry {
 }
 
 /// The sessions by ID. Entries are boxed: a hash table keeps up to twice
-/// as many slots as entries, and a slot of a boxed entry is 24 bytes
-/// instead of about 150. Hashed with foldhash rather than SipHash: every
-/// logged batch looks its session up under its shard's lock (SipHash over the
-/// ID was 6% of the gateway's CPU at 50,000 deliveries/s), and session IDs
-/// are the server's own random strings, so no client chooses the keys.
-type Entries = HashMap<Box<str>, Box<Entry>, foldhash::fast::RandomState>;
+/// as many slots as entries, and a slot of a boxed entry is 48 bytes (its
+/// [`Key`] inline) instead of about 190. Hashed with foldhash rather than
+/// SipHash: every logged batch looks its session up under its shard's
+/// lock (SipHash over the ID was 6% of the gateway's CPU at 50,000
+/// deliveries/s), and session IDs are the server's own random strings, so
+/// no client chooses the keys.
+type Entries = HashMap<Key, Box<Entry>, foldhash::fast::RandomState>;
+
+/// The longest session ID kept in its map slot (the gateway's are 32 hex
+/// digits, as Discord's are).
+const INLINE: usize = 32;
+
+/// A session ID as a map key: in the slot itself up to [`INLINE`] bytes,
+/// so that finding a session reads no other memory than its slot before
+/// its entry. (With the ID in an allocation of its own, every logged
+/// batch's lookup missed the cache once more per session, comparing it.)
+/// Longer IDs are kept on the heap. Looked up by the ID's bytes.
+enum Key {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    fn new(id: &str) -> Self {
+        let id = id.as_bytes();
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..id.len()].copy_from_slice(id);
+                Key::Inline { len, bytes }
+            }
+            _ => Key::Heap(id.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Key::Heap(bytes) => bytes,
+        }
+    }
+}
+
+// Hash and equality are the ID's bytes', as `Borrow` requires.
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Key {}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
 
 /// Shards of the session map, each under its own lock. Every gateway
 /// session appends to its log after each socket write, from every runtime
@@ -56,7 +113,7 @@ impl Shard {
             self.inserts = 0;
             self.map.retain(|_, e| e.deadline > now);
         }
-        self.map.insert(id.into(), entry);
+        self.map.insert(Key::new(id), entry);
     }
 }
 
@@ -131,7 +188,7 @@ impl MemorySessions {
         ttl: Duration,
     ) {
         let deadline = now + ttl;
-        match shard.map.get_mut(session_id) {
+        match shard.map.get_mut(session_id.as_bytes()) {
             Some(entry) => {
                 if entry.deadline <= now {
                     // Expired: start over, as for a session never seen.
@@ -164,6 +221,7 @@ impl MemorySessions {
 
     fn live<'a>(map: &'a mut Entries, id: &str) -> Option<&'a mut Entry> {
         let now = Instant::now();
+        let id = id.as_bytes();
         if map.get(id).is_some_and(|e| e.deadline <= now) {
             map.remove(id);
         }
@@ -205,7 +263,7 @@ impl SessionStore for MemorySessions {
     }
 
     async fn delete(&self, session_id: &str) -> Result<()> {
-        self.lock(session_id).map.remove(session_id);
+        self.lock(session_id).map.remove(session_id.as_bytes());
         Ok(())
     }
 
@@ -313,6 +371,36 @@ mod tests {
         );
     }
 
+    /// IDs of every length, those kept in the slot (up to 32 bytes) and
+    /// those kept on the heap, are told apart, including IDs of which one
+    /// is the other's start, and multi-byte characters.
+    #[tokio::test]
+    async fn ids_of_every_length_are_found_and_told_apart() {
+        let store = MemorySessions::new(8);
+        let ttl = Duration::from_secs(60);
+        let ids: Vec<String> = (0..=40)
+            .map(|n| "s".repeat(n))
+            .chain(["é".repeat(16), "é".repeat(17), "a".repeat(31) + "é"])
+            .collect();
+        for (n, id) in ids.iter().enumerate() {
+            store.save(&session(id, n as u64), ttl).await.unwrap();
+        }
+        for (n, id) in ids.iter().enumerate() {
+            let got = store.get(id).await.unwrap().expect("saved");
+            assert_eq!(
+                (got.session_id.as_str(), got.intents),
+                (id.as_str(), n as u64)
+            );
+        }
+        store.delete(&"s".repeat(32)).await.unwrap();
+        store.delete(&"s".repeat(33)).await.unwrap();
+        assert_eq!(store.get(&"s".repeat(32)).await.unwrap(), None);
+        assert_eq!(store.get(&"s".repeat(33)).await.unwrap(), None);
+        assert!(store.get(&"s".repeat(31)).await.unwrap().is_some());
+        assert!(store.get(&"s".repeat(34)).await.unwrap().is_some());
+        assert_eq!(store.len(), ids.len() - 2);
+    }
+
     /// Many sessions over every shard: each is found by its own ID, gets
     /// its own record and log back, and deleting some leaves the others.
     #[tokio::test]
@@ -370,7 +458,7 @@ mod tests {
             .append_many("t", vec![entries[0].clone(), (9, "e9".into())], ttl)
             .await
             .unwrap();
-        let runs = |id: &str| store.lock(id).map[id].log.runs();
+        let runs = |id: &str| store.lock(id).map[id.as_bytes()].log.runs();
         assert_eq!(runs("s"), 1);
         assert_eq!(runs("t"), 1);
         let want: Vec<(u64, String)> = (3..=5).map(|n| (n, format!("e{n}"))).collect();
