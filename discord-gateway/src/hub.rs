@@ -27,6 +27,8 @@ pub(crate) struct Prepared {
     entry: Arc<str>,
     /// Where the name ends in `entry` (the data starts one byte later).
     name_end: usize,
+    /// What each of its frames ends with after the sequence number.
+    tail: crate::frame::NameTail,
     /// When fanout prepared it.
     #[cfg(feature = "fanout-timing")]
     pub prepared_at: std::time::Instant,
@@ -38,6 +40,7 @@ impl Prepared {
             id,
             entry: crate::logged::dispatch(id, name, data).into(),
             name_end: crate::logged::data_offset(name) - 1,
+            tail: crate::frame::NameTail::new(name),
             #[cfg(feature = "fanout-timing")]
             prepared_at: std::time::Instant::now(),
         }
@@ -45,35 +48,22 @@ impl Prepared {
 
     /// `t`.
     pub(crate) fn name(&self) -> &str {
-        &self.entry[self.name_range()]
+        &self.entry[crate::logged::ID_DIGITS..self.name_end]
     }
 
-    /// Where `t` is in the entry ([`AsRef<str>`]).
-    pub(crate) fn name_range(&self) -> std::ops::Range<usize> {
-        crate::logged::ID_DIGITS..self.name_end
-    }
-
-    /// `d`, as JSON.
+    /// `d`, as JSON: the rest of the entry after the name and a space.
     pub(crate) fn data(&self) -> &str {
-        &self.entry[self.data_offset()..]
-    }
-
-    /// Where the data starts in [`Prepared::entry`].
-    pub(crate) fn data_offset(&self) -> usize {
-        self.name_end + 1
+        &self.entry[self.name_end + 1..]
     }
 
     /// The replay-log entry.
     pub(crate) fn entry(&self) -> &Arc<str> {
         &self.entry
     }
-}
 
-impl AsRef<str> for Prepared {
-    /// The replay-log entry; its data part is what frames are written
-    /// around.
-    fn as_ref(&self) -> &str {
-        &self.entry
+    /// What its frames end with after the sequence number.
+    pub(crate) fn tail(&self) -> &crate::frame::NameTail {
+        &self.tail
     }
 }
 

@@ -411,11 +411,9 @@ pub(crate) fn compressed_frame(
 pub(crate) fn dispatch_frame(seq: u64, event: Arc<Prepared>) -> OutFrame {
     #[cfg(feature = "fanout-timing")]
     crate::timing::record(event.prepared_at.elapsed());
-    let name = event.name_range();
-    let from = event.data_offset();
     // The event moves into the frame: no reference count to touch (every
     // recipient shares the event's counter).
-    OutFrame::dispatch(event, name, from, seq)
+    OutFrame::dispatch(event, seq)
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@
 
 use std::cell::Cell;
 use std::io::IoSlice;
-use std::ops::Range;
 use std::sync::Arc;
 
-use crate::frame::{DISPATCH_HEAD, tail_len_of, tail_parts_of};
+use crate::frame::{DISPATCH_HEAD, SEQ_KEY, decimal_len, push_decimal};
+use crate::hub::Prepared;
 
 /// A data frame waiting to be written: text or binary, and its payload.
 pub(crate) struct OutFrame {
@@ -19,15 +19,12 @@ pub(crate) struct OutFrame {
 
 enum Payload {
     Owned(Vec<u8>),
-    /// A dispatch: [`DISPATCH_HEAD`], then `shared[from..]` (an event's
-    /// data, shared with other connections and written from the one
-    /// copy), then the tail with `seq` and the name at `shared[name]`.
-    /// The tail is written straight into the batch's glue (see
-    /// [`Layout`]), never built on its own.
+    /// A dispatch: [`DISPATCH_HEAD`], then the event's data (shared with
+    /// other connections and written from the one copy), then the tail
+    /// with `seq` and the event's name. The tail is written straight into
+    /// the batch's glue (see [`Layout`]), never built on its own.
     Dispatch {
-        shared: Arc<dyn AsRef<str> + Send + Sync>,
-        name: (u32, u32),
-        from: usize,
+        event: Arc<Prepared>,
         seq: u64,
     },
 }
@@ -49,78 +46,47 @@ impl OutFrame {
         }
     }
 
-    /// The text frame of a dispatch numbered `seq` whose name is
-    /// `shared[name]` and whose data is `shared[from..]`.
-    ///
-    /// # Panics
-    /// If `name` or `from` is not at character boundaries of `shared`, or
-    /// `name` ends past 4 GiB.
-    pub(crate) fn dispatch(
-        shared: Arc<dyn AsRef<str> + Send + Sync>,
-        name: Range<usize>,
-        from: usize,
-        seq: u64,
-    ) -> Self {
-        let text = (*shared).as_ref();
-        assert!(
-            text.get(name.clone()).is_some() && text.is_char_boundary(from),
-            "OutFrame::dispatch: not at char boundaries"
-        );
-        let name = (
-            u32::try_from(name.start).expect("name within 4 GiB"),
-            u32::try_from(name.end).expect("name within 4 GiB"),
-        );
+    /// The text frame of `event`'s dispatch numbered `seq`. The event is
+    /// a concrete type, not a trait object: its text is found without a
+    /// call through a table, three times per frame.
+    pub(crate) fn dispatch(event: Arc<Prepared>, seq: u64) -> Self {
         OutFrame {
             binary: false,
-            payload: Payload::Dispatch {
-                shared,
-                name,
-                from,
-                seq,
-            },
+            payload: Payload::Dispatch { event, seq },
         }
     }
 
     /// Appends to `glue` what is written before the frame's middle (its
     /// header, and a dispatch's head), then what is written after it (a
     /// dispatch's tail). Returns where the suffix starts in `glue` and the
-    /// middle's length. A dispatch's shared text is looked up and its
-    /// sequence number put in digits once, for the length in the header
-    /// and for the tail.
+    /// middle's length. Every piece of a dispatch's glue is appended with
+    /// copies of fixed sizes (see [`NameTail`](crate::frame::NameTail)).
     fn lay_out(&self, glue: &mut Vec<u8>) -> (usize, usize) {
         match &self.payload {
             Payload::Owned(bytes) => {
-                let (h, used) = data_header(self.binary, bytes.len());
-                glue.extend_from_slice(&h[..used]);
+                push_header(glue, self.binary, bytes.len());
                 (glue.len(), bytes.len())
             }
-            Payload::Dispatch {
-                shared,
-                name,
-                from,
-                seq,
-            } => {
-                let text = (**shared).as_ref();
-                let middle = text.len() - from;
-                let name = &text[name.0 as usize..name.1 as usize];
-                let mut digits = itoa::Buffer::new();
-                let digits = digits.format(*seq);
-                let len = DISPATCH_HEAD.len() + middle + tail_len_of(name, digits);
-                let (h, used) = data_header(self.binary, len);
-                glue.extend_from_slice(&h[..used]);
+            Payload::Dispatch { event, seq } => {
+                let middle = event.data().len();
+                let tail = event.tail();
+                let len = DISPATCH_HEAD.len() + middle + SEQ_KEY.len() + decimal_len(*seq);
+                push_header(glue, self.binary, len + tail.len());
                 glue.extend_from_slice(DISPATCH_HEAD.as_bytes());
                 let suffix = glue.len();
-                tail_parts_of(name, digits, |part| glue.extend_from_slice(part.as_bytes()));
+                glue.extend_from_slice(SEQ_KEY.as_bytes());
+                push_decimal(glue, *seq);
+                tail.push_to(glue, event.name());
                 (suffix, middle)
             }
         }
     }
 
-    /// The frame's middle: an owned payload whole, or the shared part.
+    /// The frame's middle: an owned payload whole, or the event's data.
     fn middle(&self) -> &[u8] {
         match &self.payload {
             Payload::Owned(bytes) => bytes,
-            Payload::Dispatch { shared, from, .. } => &(**shared).as_ref().as_bytes()[*from..],
+            Payload::Dispatch { event, .. } => event.data().as_bytes(),
         }
     }
 }
@@ -264,6 +230,17 @@ fn data_header(binary: bool, len: usize) -> ([u8; 10], usize) {
     header(if binary { BINARY } else { TEXT }, len)
 }
 
+/// Appends the header of a data frame, with a copy of a fixed size for
+/// each of the three header lengths (see [`lay_out`](OutFrame::lay_out)).
+fn push_header(out: &mut Vec<u8>, binary: bool, len: usize) {
+    let (h, used) = data_header(binary, len);
+    match used {
+        2 => out.extend_from_slice(&h[..2]),
+        4 => out.extend_from_slice(&h[..4]),
+        _ => out.extend_from_slice(&h),
+    }
+}
+
 /// Appends a control frame carrying `payload` (at most 125 bytes).
 fn control(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     let (h, used) = header(opcode, payload.len());
@@ -342,29 +319,50 @@ mod tests {
 
     #[test]
     fn a_laid_out_batch_writes_each_frame_whole_however_it_is_cut() {
-        let shared: Arc<dyn AsRef<str> + Send + Sync> =
-            Arc::new(format!("READY0123456789{}", "x".repeat(300)));
-        let frames = vec![
-            OutFrame::dispatch(Arc::clone(&shared), 0..5, 15, 1),
-            OutFrame::text("hello".to_owned()),
-            OutFrame::dispatch(Arc::clone(&shared), 0..5, 9, 22),
-            OutFrame::binary(vec![7; 70_000]),
-            OutFrame::dispatch(Arc::clone(&shared), 5..5, 315, 0),
-            OutFrame::text(String::new()),
-            OutFrame::dispatch(shared, 1..3, 5, u64::MAX),
-        ];
-        let dispatch = |middle: &str, seq: u64, name: &str| {
-            format!(r#"{{"op":0,"d":{middle},"s":{seq},"t":"{name}"}}"#).into_bytes()
-        };
         let xs = "x".repeat(300);
+        let long_name = "N".repeat(60);
+        let events = [
+            ("READY", xs.clone(), 1),
+            ("READY", format!("456789{xs}"), 22),
+            ("", String::new(), 0),
+            ("EA", format!("0123456789{xs}"), u64::MAX),
+            // A name whose tail does not fit a `NameTail`'s room.
+            (long_name.as_str(), "{}".to_owned(), 99),
+            // A frame whose header is 2 bytes long.
+            ("SHORT", "{}".to_owned(), 10),
+        ];
+        let frame = |i: usize| {
+            let (name, data, seq) = &events[i];
+            OutFrame::dispatch(Arc::new(Prepared::new(i as u64, name, data)), *seq)
+        };
+        let frames = vec![
+            frame(0),
+            OutFrame::text("hello".to_owned()),
+            frame(1),
+            OutFrame::binary(vec![7; 70_000]),
+            frame(2),
+            OutFrame::text(String::new()),
+            frame(3),
+            frame(4),
+            frame(5),
+        ];
+        let dispatch = |i: usize| {
+            let (name, data, seq) = &events[i];
+            (
+                false,
+                format!(r#"{{"op":0,"d":{data},"s":{seq},"t":"{name}"}}"#).into_bytes(),
+            )
+        };
         let want: Vec<(bool, Vec<u8>)> = vec![
-            (false, dispatch(&xs, 1, "READY")),
+            dispatch(0),
             (false, b"hello".to_vec()),
-            (false, dispatch(&format!("456789{xs}"), 22, "READY")),
+            dispatch(1),
             (true, vec![7; 70_000]),
-            (false, dispatch("", 0, "")),
+            dispatch(2),
             (false, Vec::new()),
-            (false, dispatch(&format!("0123456789{xs}"), u64::MAX, "EA")),
+            dispatch(3),
+            dispatch(4),
+            dispatch(5),
         ];
         let layout = Layout::new(&frames);
         let n = frames.len();
@@ -393,10 +391,11 @@ mod tests {
 
     #[test]
     fn a_write_the_socket_cannot_finish_leaves_exactly_the_unwritten_bytes() {
-        let shared: Arc<dyn AsRef<str> + Send + Sync> =
-            Arc::new(format!("NAME{}", "y".repeat(5_000)));
         let frames: Vec<OutFrame> = (0..40)
-            .map(|i| OutFrame::dispatch(Arc::clone(&shared), 0..4, 4 + i * 7, i as u64))
+            .map(|i| {
+                let event = Prepared::new(i as u64, "NAME", &"y".repeat(4_996 - i * 7));
+                OutFrame::dispatch(Arc::new(event), i as u64)
+            })
             .collect();
         let mut whole = Vec::new();
         let done = super::super::try_write_frames(&frames, |slices| {
