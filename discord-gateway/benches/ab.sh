@@ -38,8 +38,9 @@ if cmp -s "$(binary "$side_a")" "$(binary "$side_b")" &&
     exit 2
 fi
 
-# One run of a side; prints "cpu_us per_write p50_ms p99_ms" (a dash for a
-# figure the bench did not print), and the run's output when it failed.
+# One run of a side; prints "cpu_us user_us per_write p50_ms p99_ms" (a
+# dash for a figure the bench did not print: the floor prints no user
+# time), and the run's output when it failed.
 run() {
     local out
     # shellcheck disable=SC2046 # the settings are words on purpose
@@ -50,6 +51,7 @@ run() {
     fi
     awk '
         /µs per deliver/ && cpu == "" { for (i = 1; i < NF; i++) if ($(i + 1) == "µs") { cpu = $i; break } }
+        /µs \(user\) per deliver/ && usr == "" { for (i = 1; i < NF; i++) if ($(i + 1) == "µs") { usr = $i; break } }
         /deliveries per write/ && per == "" { for (i = 2; i <= NF; i++) if ($i == "deliveries" && $(i + 1) ~ /^per/) { per = $(i - 1); break } }
         # A latency in milliseconds, from "80.3ms", "1.1s", "950µs" or
         # "71.8 ms" (the unit in the next word).
@@ -69,30 +71,30 @@ run() {
                 if ($i == "p99") p99 = ms($(i + 1), $(i + 2))
             }
         }
-        END { printf "%s %s %s %s\n", (cpu == "" ? "-" : cpu), (per == "" ? "-" : per), (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99) }
+        END { printf "%s %s %s %s %s\n", (cpu == "" ? "-" : cpu), (usr == "" ? "-" : usr), (per == "" ? "-" : per), (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99) }
     ' <<<"$out"
 }
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-printf '%-5s %-4s %12s %10s %9s %9s\n' round side "µs/delivery" "per write" "p50 ms" "p99 ms"
+printf '%-5s %-4s %12s %8s %10s %9s %9s\n' round side "µs/delivery" "user µs" "per write" "p50 ms" "p99 ms"
 for round in $(seq 1 "$rounds"); do
     for side in A B; do
         if [ "$side" = A ]; then spec=$side_a; else spec=$side_b; fi
         line=$(run "$spec" "$@")
         echo "$side $line" >>"$results"
-        # shellcheck disable=SC2086 # four figures
-        printf '%-5s %-4s %12s %10s %9s %9s\n' "$round" "$side" $line
+        # shellcheck disable=SC2086 # five figures
+        printf '%-5s %-4s %12s %8s %10s %9s %9s\n' "$round" "$side" $line
     done
 done
 
 echo
 echo "A: $side_a"
 echo "B: $side_b"
-printf '%-4s %-20s %-20s %-20s %-20s\n' side "µs/delivery" "per write" "p50 ms" "p99 ms"
+printf '%-4s %-20s %-20s %-20s %-20s %-20s\n' side "µs/delivery" "user µs" "per write" "p50 ms" "p99 ms"
 for side in A B; do
     cells=()
-    for col in 2 3 4 5; do
+    for col in 2 3 4 5 6; do
         cells+=("$(awk -v s="$side" -v c="$col" '$1 == s && $c != "-" { print $c }' "$results" |
             sort -g | awk '{ v[NR] = $1 } END {
                 if (NR == 0) { print "-"; exit }
@@ -100,6 +102,6 @@ for side in A B; do
                 printf "%g (%g-%g)\n", m, v[1], v[NR]
             }')")
     done
-    printf '%-4s %-20s %-20s %-20s %-20s\n' "$side" "${cells[@]}"
+    printf '%-4s %-20s %-20s %-20s %-20s %-20s\n' "$side" "${cells[@]}"
 done
 echo "(median, then the range, over $rounds rounds)"

@@ -22,8 +22,10 @@
 //!
 //! Reports sessions held, server RSS per session (RSS after connecting
 //! minus RSS before, over the session count), deliveries per second,
-//! server CPU time per delivered MESSAGE_CREATE, the server's socket writes
-//! per delivery and the tool's own CPU time (the two share the machine),
+//! server CPU time per delivered MESSAGE_CREATE (and of it the time in user
+//! space: the server's own code, apart from the kernel's share), the
+//! server's socket writes per delivery and the tool's own CPU time (the
+//! two share the machine),
 //! how long the (first) server's busiest thread, its writer, ran and how long it
 //! waited for a CPU held by other threads,
 //! and delivery latency p50 / p99 from the HTTP POST that publishes a
@@ -68,7 +70,7 @@ use serde_json::json;
 
 use stats::{
     Histogram, busiest_thread, cpu_ticks, percentile_between, proc_status, thread_sched,
-    write_syscalls,
+    user_system_ticks, write_syscalls,
 };
 
 const GUILD: u64 = 100;
@@ -421,6 +423,7 @@ async fn client(args: Args) {
         let ticks_per_sec = 100.0; // USER_HZ on Linux
         http_post::post(&mut sender, "/timing", String::new()).await;
         let cpu_before = sum(&cpu_ticks);
+        let user_before = sum(&|pid| user_system_ticks(pid).0);
         let tool_cpu_before = cpu_ticks(std::process::id());
         let writes_before = sum(&write_syscalls) + fanout_writes(&nodes).await;
         let sched_before = thread_sched(pids[0]);
@@ -457,6 +460,7 @@ async fn client(args: Args) {
         }
         let total_secs = begin.elapsed().as_secs_f64();
         let cpu = (sum(&cpu_ticks) - cpu_before) as f64 / ticks_per_sec;
+        let user = (sum(&|pid| user_system_ticks(pid).0) - user_before) as f64 / ticks_per_sec;
         let tool_cpu = (cpu_ticks(std::process::id()) - tool_cpu_before) as f64 / ticks_per_sec;
         let writes = sum(&write_syscalls) + fanout_writes(&nodes).await - writes_before;
         let sched_after = thread_sched(pids[0]);
@@ -472,6 +476,10 @@ async fn client(args: Args) {
         println!(
             "server CPU: {cpu:.2} s = {:.2} µs per delivered MESSAGE_CREATE",
             cpu * 1e6 / delivered.max(1) as f64
+        );
+        println!(
+            "of which in user space (the server's own code): {user:.2} s = {:.3} µs (user) per delivery",
+            user * 1e6 / delivered.max(1) as f64
         );
         println!(
             "server write calls: {writes} = {:.2} deliveries per write; load tool CPU: {tool_cpu:.2} s = {:.2} µs per delivery",
