@@ -95,16 +95,37 @@ impl NameTail {
 
 /// Appends `n` in decimal digits without a copy of a length known only at
 /// run time (see [`NameTail`]): room for the longest number is added at a
-/// fixed size, cut to the number's length and filled from the end.
+/// fixed size, cut to the number's length and filled from the end, two
+/// digits at a time.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     let start = out.len();
+    let len = decimal_len(n);
     out.extend_from_slice(&[b'0'; 20]);
-    out.truncate(start + decimal_len(n));
-    for digit in out[start..].iter_mut().rev() {
-        *digit = b'0' + (n % 10) as u8;
-        n /= 10;
+    out.truncate(start + len);
+    let digits = &mut out[start..];
+    let mut end = len;
+    while n >= 10 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        digits[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        end -= 2;
+    }
+    if end == 1 {
+        digits[0] = b'0' + n as u8;
     }
 }
+
+/// "00", "01", ... "99", one after the other.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
 
 /// How many decimal digits `n` has.
 pub(crate) fn decimal_len(n: u64) -> usize {
@@ -131,7 +152,7 @@ mod tests {
     fn name_tails_and_digits_append_what_the_format_says() {
         let long = "N".repeat(60);
         for name in ["", "READY", "MESSAGE_CREATE", &"X".repeat(40), &long] {
-            for seq in [0, 7, 10, 99, 123_456_789, u64::MAX] {
+            for seq in [0, 7, 10, 99, 100, 101, 1_000, 12_345, 123_456_789, u64::MAX] {
                 let mut out = b"before".to_vec();
                 out.extend_from_slice(super::SEQ_KEY.as_bytes());
                 super::push_decimal(&mut out, seq);
