@@ -153,12 +153,12 @@ impl Writers {
 async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
     let mut again = Vec::new();
     let mut events: Vec<Arc<Prepared>> = Vec::new();
-    // Each claimed session, the number of its first event and how many
-    // of `events` are its own.
-    let mut claimed: Vec<(Arc<SessionHandle>, u64, usize)> = Vec::with_capacity(chunk.len());
+    // Each claimed session and what it claimed (its events are the next
+    // `count` of `events`).
+    let mut claimed: Vec<(Arc<SessionHandle>, Claimed)> = Vec::with_capacity(chunk.len());
     for handle in chunk {
         match handle.claim(BATCH, &mut events) {
-            Claim::Events { first, count } => claimed.push((handle, first, count)),
+            Claim::Events(c) => claimed.push((handle, c)),
             // Another writer has it, and writes what is queued next.
             Claim::Nothing | Claim::Busy => {}
             // (Every session of a guild is swept for a run, also one the
@@ -172,12 +172,12 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     }
     let mut log = LogBatch::with_capacity(claimed.len());
     let mut rest = &events[..];
-    for (handle, first, count) in &claimed {
-        let (mine, after) = rest.split_at(*count);
+    for (handle, c) in &claimed {
+        let (mine, after) = rest.split_at(c.count);
         rest = after;
         log.push_run(
             handle.session_id.as_str(),
-            *first,
+            c.first,
             mine.iter().map(|e| e.entry()),
         );
     }
@@ -192,8 +192,9 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     let mut frames = Vec::new();
     let mut events = events.into_iter();
     let mut writes = 0;
-    for (handle, first, count) in claimed {
-        if handle.write_claimed(first, events.by_ref().take(count), &mut frames, &mut writes) {
+    for (handle, c) in claimed {
+        let count = c.count;
+        if handle.write_claimed(c, events.by_ref().take(count), &mut frames, &mut writes) {
             again.push(handle);
         }
     }
@@ -213,9 +214,22 @@ pub(crate) enum Claim {
     /// Another writer is writing the session; it writes what was queued
     /// meanwhile when it is done.
     Busy,
-    /// `count` queued events, numbered from `first`, now this writer's to
-    /// write (appended to the caller's list).
-    Events { first: u64, count: usize },
+    /// Queued events, now this writer's to write (appended to the
+    /// caller's list).
+    Events(Claimed),
+}
+
+/// What a writer claimed of a lent session: `count` events numbered from
+/// `first`, and the session's write side, which is the writer's until
+/// [`SessionHandle::write_claimed`] gives it back. (Taken out of the slot
+/// under the claim's lock: a second lock of the slot per write, to take
+/// them, cost as much as the claim's.)
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub first: u64,
+    pub count: usize,
+    stream: Option<Arc<TcpStream>>,
+    encoder: Option<Box<Encoder>>,
 }
 
 impl SessionHandle {
@@ -238,31 +252,38 @@ impl SessionHandle {
         slot.owner = Owner::Writing;
         let first = slot.seq + 1;
         slot.seq += count as u64;
-        Claim::Events { first, count }
+        // While the slot says Writing the socket and its compressor are
+        // this writer's alone (a task taking them back waits, a claim
+        // finds the slot busy), so they are used without the slot's lock:
+        // neither waits on compression or the system call, and the
+        // stream's count is not touched.
+        Claim::Events(Claimed {
+            first,
+            count,
+            stream: slot.stream.take(),
+            encoder: slot.encoder.take(),
+        })
     }
 
-    /// For a writer: writes the claimed `events`, numbered from `first`
-    /// (compressed if the session asked for it), and gives the socket back
-    /// to the writers (or, if the socket did not take them all, to the
-    /// task). `frames` is the writer's scratch list, left empty. Returns
-    /// whether more events are queued than were claimed (the writer writes
-    /// the session again). Adds the system calls it made to `writes`.
+    /// For a writer: writes the `claimed` events (compressed if the
+    /// session asked for it), and gives the socket back to the writers
+    /// (or, if the socket did not take them all, to the task). `frames` is
+    /// the writer's scratch list, left empty. Returns whether more events
+    /// are queued than were claimed (the writer writes the session again).
+    /// Adds the system calls it made to `writes`.
     pub(crate) fn write_claimed(
         &self,
-        first: u64,
+        claimed: Claimed,
         events: impl Iterator<Item = Arc<Prepared>>,
         frames: &mut Vec<OutFrame>,
         writes: &mut u64,
     ) -> bool {
-        // While the slot says Writing the socket and its compressor are
-        // this writer's alone (a task taking them back waits, a claim
-        // finds the slot busy), so they are taken out and used without the
-        // slot's lock: neither waits on compression or the system call,
-        // and the stream's count is not touched.
-        let (stream, mut encoder) = {
-            let mut slot = lock(&self.slot);
-            (slot.stream.take(), slot.encoder.take())
-        };
+        let Claimed {
+            first,
+            stream,
+            mut encoder,
+            ..
+        } = claimed;
         frames.clear();
         let framed = match encoder.as_deref_mut() {
             None => {

@@ -55,12 +55,12 @@ fn event(id: u64, size: usize) -> Arc<Prepared> {
 /// the frames' sequence numbers; returns whether the write stalled.
 fn loop_write(handle: &SessionHandle) -> (Vec<u64>, bool) {
     let mut events = Vec::new();
-    let Claim::Events { first, count } = handle.claim(super::BATCH, &mut events) else {
+    let Claim::Events(claimed) = handle.claim(super::BATCH, &mut events) else {
         panic!("the session is lent and has events");
     };
-    assert_eq!(count, events.len());
-    let seqs = (first..).take(count).collect();
-    handle.write_claimed(first, events.into_iter(), &mut Vec::new(), &mut 0);
+    assert_eq!(claimed.count, events.len());
+    let seqs = (claimed.first..).take(claimed.count).collect();
+    handle.write_claimed(claimed, events.into_iter(), &mut Vec::new(), &mut 0);
     let stalled = handle.stalled();
     (seqs, stalled)
 }
@@ -220,12 +220,13 @@ async fn a_write_counts_its_system_calls() {
         h.queue(event(id, 10));
     }
     let mut events = Vec::new();
-    let Claim::Events { first, count: 3 } = h.claim(super::BATCH, &mut events) else {
-        panic!("three events claimed")
+    let Claim::Events(claimed) = h.claim(super::BATCH, &mut events) else {
+        panic!("events claimed")
     };
+    assert_eq!(claimed.count, 3, "three events claimed");
     // The count is added to what the writer has counted so far.
     let mut writes = 5;
-    h.write_claimed(first, events.into_iter(), &mut Vec::new(), &mut writes);
+    h.write_claimed(claimed, events.into_iter(), &mut Vec::new(), &mut writes);
     assert_eq!(writes, 6, "three small frames go out in one call");
     assert!(!h.stalled());
     let got = read_exactly(&mut client, 1).await;
@@ -273,7 +274,7 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
     let (h, _server, _client) = lent(0).await;
     h.queue(event(1, 10));
     let mut events = Vec::new();
-    let Claim::Events { first, .. } = h.claim(super::BATCH, &mut events) else {
+    let Claim::Events(claimed) = h.claim(super::BATCH, &mut events) else {
         panic!("events claimed")
     };
     let waiting = Arc::clone(&h);
@@ -284,7 +285,7 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
             .is_err(),
         "the task waits while the loop logs and writes"
     );
-    h.write_claimed(first, events.into_iter(), &mut Vec::new(), &mut 0);
+    h.write_claimed(claimed, events.into_iter(), &mut Vec::new(), &mut 0);
     let back = tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("the loop's release wakes the task")
