@@ -353,6 +353,15 @@ async fn client(args: Args) {
     let addr = nodes[0].0;
     let pids: Vec<u32> = nodes.iter().map(|(_, pid)| *pid).collect();
     let sum = |f: &dyn Fn(u32) -> u64| pids.iter().map(|&pid| f(pid)).sum::<u64>();
+    // The nodes' CPU time in user space and in all, from one reading of
+    // each node's /proc/<pid>/stat.
+    let server_ticks = || {
+        let (user, system) = pids
+            .iter()
+            .map(|&pid| user_system_ticks(pid))
+            .fold((0, 0), |(u, s), (du, ds)| (u + du, s + ds));
+        (user, user + system)
+    };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = sum(&|pid| proc_status(pid, "VmRSS:"));
     let hists = Arc::new(Latencies {
@@ -422,8 +431,7 @@ async fn client(args: Args) {
         MEASURED_FROM.store(now_nanos() as u64, Ordering::Relaxed);
         let ticks_per_sec = 100.0; // USER_HZ on Linux
         http_post::post(&mut sender, "/timing", String::new()).await;
-        let cpu_before = sum(&cpu_ticks);
-        let user_before = sum(&|pid| user_system_ticks(pid).0);
+        let (user_before, cpu_before) = server_ticks();
         let tool_cpu_before = cpu_ticks(std::process::id());
         let writes_before = sum(&write_syscalls) + fanout_writes(&nodes).await;
         let sched_before = thread_sched(pids[0]);
@@ -459,8 +467,9 @@ async fn client(args: Args) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let total_secs = begin.elapsed().as_secs_f64();
-        let cpu = (sum(&cpu_ticks) - cpu_before) as f64 / ticks_per_sec;
-        let user = (sum(&|pid| user_system_ticks(pid).0) - user_before) as f64 / ticks_per_sec;
+        let (user_after, cpu_after) = server_ticks();
+        let cpu = (cpu_after - cpu_before) as f64 / ticks_per_sec;
+        let user = (user_after - user_before) as f64 / ticks_per_sec;
         let tool_cpu = (cpu_ticks(std::process::id()) - tool_cpu_before) as f64 / ticks_per_sec;
         let writes = sum(&write_syscalls) + fanout_writes(&nodes).await - writes_before;
         let sched_after = thread_sched(pids[0]);
