@@ -57,6 +57,25 @@ const STAMP_AT: usize = 6;
 /// a failed run.
 const RING: usize = 1 << 14;
 
+/// Events published once `ticks` ticks have begun, at `rate` per second:
+/// whole events per tick adding up to the rate (`ticks * rate / 100`,
+/// rounded half up), in integers so that no rate is off by a rounding.
+fn published_by(ticks: u64, rate: u64) -> u64 {
+    let per_second = 1_000_000_000 / TICK.as_nanos() as u64;
+    (2 * ticks * rate + per_second) / (2 * per_second)
+}
+
+/// The tick (from 0) at whose start event `n` is published: the first
+/// whose [`published_by`] passes `n`. Its start is the event's stamp, so
+/// an event is never written before its stamp (until 7 December the stamp
+/// was the tick after publishing at rates under 100/s, whose latency read
+/// up to a tick too low).
+fn publish_tick(n: u64, rate: u64) -> u64 {
+    let per_second = 1_000_000_000 / TICK.as_nanos() as u64;
+    // published_by(t + 1) > n  <=>  2 (t + 1) rate >= (2n + 1) per_second.
+    ((2 * n + 1) * per_second).div_ceil(2 * rate) - 1
+}
+
 fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -158,8 +177,9 @@ fn writer(args: &Args) {
     std::io::stdin().lock().read_line(&mut line).unwrap();
     let start = Instant::now();
     let start_ns = now_nanos();
-    let per_tick = args.rate as f64 * TICK.as_secs_f64();
     let run = Duration::from_secs(args.warmup + args.seconds);
+    let run_ticks = (run.as_nanos() / TICK.as_nanos()) as u64;
+    let rate = args.rate;
     let period = args.period;
     let spread = args.spread;
     let threads: Vec<_> = conns
@@ -172,11 +192,9 @@ fn writer(args: &Args) {
                 // Events published by now, built once for all connections.
                 let publish = |ring: &mut Vec<Vec<u8>>, built: &mut u64| {
                     let ticks = (start.elapsed().as_nanos() / TICK.as_nanos()) as u64 + 1;
-                    let published = ((ticks as f64 * per_tick).round() as u64)
-                        .min(((run.as_nanos() / TICK.as_nanos()) as f64 * per_tick) as u64);
+                    let published = published_by(ticks.min(run_ticks), rate);
                     while *built < published {
-                        let tick = ((*built as f64 + 0.5) / per_tick).floor() as u64;
-                        let stamp = start_ns + tick * TICK.as_nanos() as u64;
+                        let stamp = start_ns + publish_tick(*built, rate) * TICK.as_nanos() as u64;
                         ring[*built as usize % RING] = frame(stamp, *built);
                         *built += 1;
                     }
@@ -432,10 +450,8 @@ fn client(args: &Args) {
         write_syscalls(pid),
     );
     let measured_at = Instant::now();
-    let per_tick = args.rate as f64 * TICK.as_secs_f64();
-    let total_ticks =
-        ((args.warmup + args.seconds) * 1_000_000_000 / TICK.as_nanos() as u64) as f64;
-    let expected = (total_ticks * per_tick) as u64 * args.sessions as u64;
+    let total_ticks = (args.warmup + args.seconds) * 1_000_000_000 / TICK.as_nanos() as u64;
+    let expected = published_by(total_ticks, args.rate) * args.sessions as u64;
     let deadline = start + Duration::from_secs(args.warmup + args.seconds + 30);
     while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
