@@ -6,11 +6,11 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use discord_proto::Snowflake;
 use discord_proto::gateway::{DispatchEvent, GatewayGuild, Intents};
-use discord_store::Topic;
+use discord_store::{LogHandle, SessionStore, Topic};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::event::Event;
@@ -134,6 +134,10 @@ pub(crate) struct SessionHandle {
     /// Where the connection is in the hub's guild lists; changed only
     /// under the hub's lock, so this lock is never contended.
     places: Mutex<index::Places>,
+    /// The session's replay log as the store gave it at the writers' first
+    /// batch for it (`None`: the store finds it by ID), so that their
+    /// batches name it without a lookup ([`LogHandle`]).
+    log: OnceLock<Option<LogHandle>>,
 }
 
 impl SessionHandle {
@@ -158,7 +162,16 @@ impl SessionHandle {
             overflowed: AtomicBool::new(false),
             slot: Mutex::new(crate::writer::Slot::new()),
             places: Mutex::new(index::Places::new()),
+            log: OnceLock::new(),
         }
+    }
+
+    /// The session's log handle in `store`, asked for once (the writers
+    /// log only sessions that have been saved).
+    pub(crate) fn log_handle(&self, store: &dyn SessionStore) -> Option<&LogHandle> {
+        self.log
+            .get_or_init(|| store.log_handle(&self.session_id))
+            .as_ref()
     }
 
     /// Where the connection is in the hub's guild lists (see

@@ -172,11 +172,13 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
     }
     let mut log = LogBatch::with_capacity(claimed.len());
     let mut rest = &events[..];
+    let store = &*inner.stores.sessions;
     for (handle, c) in &claimed {
         let (mine, after) = rest.split_at(c.count);
         rest = after;
-        log.push_run(
+        log.push_run_to(
             handle.session_id.as_str(),
+            handle.log_handle(store),
             c.first,
             mine.iter().map(|e| e.entry()),
         );

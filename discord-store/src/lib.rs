@@ -21,7 +21,7 @@ pub use guild::GuildStore;
 pub use message::MessageStore;
 pub use presence::PresenceStore;
 pub use pubsub::{PubSub, Subscriber, Topic};
-pub use session::{LogBatch, SessionStore};
+pub use session::{LogBatch, LogHandle, SessionStore};
 pub use voice::{VoiceJoin, VoiceStateStore};
 
 /// Every store a server needs, each behind its trait so that backends can be

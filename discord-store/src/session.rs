@@ -14,6 +14,39 @@ use crate::Result;
 /// a [`LogBatch`] that was sent the same events.
 pub type SharedRun = Arc<[Arc<str>]>;
 
+/// A session's replay log as its store found it once
+/// ([`SessionStore::log_handle`]), for later batches
+/// ([`LogBatch::push_run_to`]): a store that keeps logs in process appends
+/// through it without finding the session by ID again. At 1 M
+/// deliveries/s the gateway logs each session's batch several times a
+/// second, and finding the session in the in-memory store's map (hashing
+/// the ID, probing the map, a cache miss on its slot) was the largest share
+/// of the gateway's own code left on its writing core.
+///
+/// What it holds is the backend's own; a store given a handle it did not
+/// make, or one for a session that has since been deleted, expired or
+/// replaced, finds the session by ID as without one.
+#[derive(Clone)]
+pub struct LogHandle(Arc<dyn std::any::Any + Send + Sync>);
+
+impl LogHandle {
+    /// A handle holding `target`, for a backend's own use.
+    pub fn new<T: std::any::Any + Send + Sync>(target: Arc<T>) -> Self {
+        LogHandle(target)
+    }
+
+    /// What the handle holds, if it is a `T`.
+    pub fn get<T: std::any::Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for LogHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogHandle").finish_non_exhaustive()
+    }
+}
+
 /// How many of a batch's latest distinct runs a new one is compared with
 /// before it is kept as a run of its own.
 const SHARE_WITH: usize = 4;
@@ -29,9 +62,10 @@ const SHARE_WITH: usize = 4;
 /// all of them.
 #[derive(Debug, Default)]
 pub struct LogBatch<'a> {
-    /// Each session's ID, the sequence number of its run's first payload,
-    /// and which of `runs` it is.
-    sessions: Vec<(&'a str, u64, usize)>,
+    /// Each session's ID, its log handle if the caller had one, the
+    /// sequence number of its run's first payload, and which of `runs` it
+    /// is.
+    sessions: Vec<(&'a str, Option<&'a LogHandle>, u64, usize)>,
     runs: Vec<SharedRun>,
 }
 
@@ -75,11 +109,26 @@ impl<'a> LogBatch<'a> {
         first: u64,
         payloads: impl ExactSizeIterator<Item = &'p Arc<str>> + Clone,
     ) {
+        self.push_run_to(session_id, None, first, payloads);
+    }
+
+    /// [`push_run`](Self::push_run) with the session's log handle, if the
+    /// caller keeps one (see [`LogHandle`]); `log` must be the handle the
+    /// same store gave for `session_id`.
+    pub fn push_run_to<'p>(
+        &mut self,
+        session_id: &'a str,
+        log: Option<&'a LogHandle>,
+        first: u64,
+        payloads: impl ExactSizeIterator<Item = &'p Arc<str>> + Clone,
+    ) {
         if payloads.len() == 0 {
             return;
         }
         let found = self.find(payloads.clone());
-        self.add(session_id, first, found, || payloads.cloned().collect());
+        self.add(session_id, log, first, found, || {
+            payloads.cloned().collect()
+        });
     }
 
     /// [`push_run`](Self::push_run) for a run the caller owns: kept as it
@@ -89,7 +138,7 @@ impl<'a> LogBatch<'a> {
             return;
         }
         let found = self.find(run.iter());
-        self.add(session_id, first, found, || run.into());
+        self.add(session_id, None, first, found, || run.into());
     }
 
     /// Adds a session's run: the batch's run `found`, or else a new one
@@ -97,6 +146,7 @@ impl<'a> LogBatch<'a> {
     fn add(
         &mut self,
         session_id: &'a str,
+        log: Option<&'a LogHandle>,
         first: u64,
         found: Option<usize>,
         make: impl FnOnce() -> SharedRun,
@@ -105,7 +155,7 @@ impl<'a> LogBatch<'a> {
             self.runs.push(make());
             self.runs.len() - 1
         });
-        self.sessions.push((session_id, first, index));
+        self.sessions.push((session_id, log, first, index));
     }
 
     /// Which of the batch's latest [`SHARE_WITH`] runs holds exactly
@@ -137,7 +187,17 @@ impl<'a> LogBatch<'a> {
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, u64, &SharedRun)> {
         self.sessions
             .iter()
-            .map(|&(id, first, run)| (id, first, &self.runs[run]))
+            .map(|&(id, _, first, run)| (id, first, &self.runs[run]))
+    }
+
+    /// [`iter`](Self::iter) with each session's log handle, where the
+    /// caller gave one.
+    pub fn iter_with_handles(
+        &self,
+    ) -> impl Iterator<Item = (&'a str, Option<&'a LogHandle>, u64, &SharedRun)> {
+        self.sessions
+            .iter()
+            .map(|&(id, log, first, run)| (id, log, first, &self.runs[run]))
     }
 
     /// How many distinct runs the batch holds (the rest are shared).
@@ -240,6 +300,17 @@ pub trait SessionStore: Send + Sync + 'static {
     }
     /// The events after `seq`.
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay>;
+    /// A handle on a live session's log that later batches may name it by
+    /// ([`LogBatch::push_run_to`]), so that a store keeping logs in process
+    /// need not find the session by ID for each. `None` (the default, and
+    /// for a session the store does not hold): batches find it by ID.
+    /// Appends through a handle behave exactly as by ID: once the session
+    /// is deleted, expires or is saved anew after expiring, the store finds
+    /// it by ID.
+    fn log_handle(&self, session_id: &str) -> Option<LogHandle> {
+        let _ = session_id;
+        None
+    }
 }
 
 /// The replay rule shared by backends: `log` holds sequence numbers in

@@ -143,6 +143,11 @@ async fn session_expiry() {
 }
 
 #[tokio::test]
+async fn log_handles() {
+    suite::live::log_handles(&MemorySessions::new(50)).await;
+}
+
+#[tokio::test]
 async fn pubsub_delivery() {
     suite::live::pubsub_delivery(&MemoryPubSub::new()).await;
 }

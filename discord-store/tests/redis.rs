@@ -76,6 +76,12 @@ mod live {
     }
 
     #[tokio::test]
+    async fn log_handles() {
+        let Some(r) = redis().await else { return };
+        suite::live::log_handles(&r).await;
+    }
+
+    #[tokio::test]
     async fn pubsub_delivery() {
         let Some(r) = redis().await else { return };
         suite::live::pubsub_delivery(&r).await;

@@ -394,3 +394,43 @@ async fn a_compressed_write_the_socket_cannot_take_continues_the_stream() {
     let want: Vec<(u64, String)> = (1..=next).map(|s| (s, s.to_string())).collect();
     assert_eq!(decode_stream(&got), want);
 }
+
+/// The writers name a session's log by the handle the store gave at their
+/// first batch for it, asked for once per connection: a store that
+/// replaces the session later is then found by ID (the store's part,
+/// tested in discord-store's suite).
+#[tokio::test]
+async fn a_sessions_log_handle_is_asked_for_once() {
+    use discord_store::SessionStore;
+    use discord_store::backend::memory::MemorySessions;
+    use discord_store::session::SessionRecord;
+    let store = MemorySessions::new(10);
+    let h = handle();
+    let record = SessionRecord {
+        session_id: h.session_id.clone(),
+        user_id: h.user_id,
+        intents: 0,
+        shard: [0, 1],
+        seq: 0,
+        node_id: None,
+    };
+    let ttl = Duration::from_secs(60);
+    store.save(&record, ttl).await.unwrap();
+    let first = h.log_handle(&store).expect("a saved session has one") as *const _;
+    store.delete(&h.session_id).await.unwrap();
+    store.save(&record, ttl).await.unwrap();
+    let again = h.log_handle(&store).expect("kept") as *const _;
+    assert_eq!(first, again, "asked for once");
+    let unsaved = SessionHandle::new(
+        8,
+        "s8".to_owned(),
+        Snowflake::new(2),
+        Intents::empty(),
+        None,
+        10,
+    );
+    assert!(
+        unsaved.log_handle(&store).is_none(),
+        "the store holds no such session"
+    );
+}

@@ -253,6 +253,85 @@ pub async fn session_expiry(store: &dyn SessionStore) {
     );
 }
 
+/// Appends through a session's log handle (where the store gives one)
+/// behave exactly as by ID: two sessions, one logged by ID and one through
+/// a handle taken once, read back the same after the same appends, also
+/// once each is deleted, or expires, and is saved anew.
+pub async fn log_handles(store: &dyn SessionStore) {
+    let ns = namespace();
+    let ttl = Duration::from_secs(60);
+    let event = |n: u64| -> std::sync::Arc<str> { format!("{{\"h\":{n}}}").into() };
+    let events = |first: u64, last: u64| -> Replay {
+        Replay::Events((first..=last).map(|n| (n, event(n).to_string())).collect())
+    };
+    assert!(
+        store.log_handle(&format!("h{ns}-never")).is_none(),
+        "no handle for a session the store does not hold"
+    );
+    // `(by ID, through a handle)` for each case.
+    let ids = [format!("h{ns}-id"), format!("h{ns}-handle")];
+    let expiring = [format!("h{ns}-id-x"), format!("h{ns}-handle-x")];
+    let append = |ids: &[String; 2], handle: &Option<discord_store::LogHandle>, first, last| {
+        let run: Vec<_> = (first..=last).map(event).collect();
+        let ids = ids.clone();
+        let handle = handle.clone();
+        async move {
+            let mut batch = LogBatch::with_capacity(2);
+            batch.push_run(&ids[0], first, run.iter());
+            batch.push_run_to(&ids[1], handle.as_ref(), first, run.iter());
+            store.append_batch(batch, ttl).await.unwrap();
+        }
+    };
+    // Both read back alike: their records' numbers and their replays.
+    let alike = |ids: &[String; 2], after: u64, when: &'static str| {
+        let ids = ids.clone();
+        async move {
+            let mut seen = Vec::new();
+            for id in &ids {
+                let seq = store.get(id).await.unwrap().map(|r| r.seq);
+                seen.push((seq, store.replay_after(id, after).await.unwrap()));
+            }
+            assert_eq!(seen[0], seen[1], "{when}: by ID, then through a handle");
+            seen.swap_remove(0)
+        }
+    };
+
+    for id in &ids {
+        store.save(&session(id), ttl).await.unwrap();
+    }
+    let handle = store.log_handle(&ids[1]);
+    append(&ids, &handle, 1, 3).await;
+    append(&ids, &handle, 4, 4).await;
+    assert_eq!(alike(&ids, 0, "logged").await, (Some(4), events(1, 4)));
+
+    for id in &ids {
+        store.delete(id).await.unwrap();
+    }
+    append(&ids, &handle, 5, 5).await;
+    let (seq, _) = alike(&ids, 4, "deleted").await;
+    assert_eq!(seq, None, "appending does not bring a session back");
+    for id in &ids {
+        store.save(&session(id), ttl).await.unwrap();
+    }
+    append(&ids, &handle, 6, 7).await;
+    alike(&ids, 5, "saved anew").await;
+
+    for id in &expiring {
+        let short = Duration::from_millis(300);
+        store.save(&session(id), short).await.unwrap();
+    }
+    let stale = store.log_handle(&expiring[1]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for id in &expiring {
+        store.save(&session(id), ttl).await.unwrap();
+    }
+    append(&expiring, &stale, 1, 3).await;
+    assert_eq!(
+        alike(&expiring, 0, "expired, saved anew").await,
+        (Some(3), events(1, 3))
+    );
+}
+
 async fn recv(sub: &mut Box<dyn discord_store::Subscriber>) -> Option<(Topic, Bytes)> {
     tokio::time::timeout(Duration::from_secs(5), sub.next())
         .await

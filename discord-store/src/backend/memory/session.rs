@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,7 +11,7 @@ use tokio::time::Instant;
 
 use super::log::Log;
 use crate::Result;
-use crate::session::{LogBatch, Replay, SessionRecord, SessionStore, replay_from};
+use crate::session::{LogBatch, LogHandle, Replay, SessionRecord, SessionStore, replay_from};
 
 struct Entry {
     record: Option<SessionRecord>,
@@ -19,16 +20,35 @@ struct Entry {
     /// other session that was sent the same.
     log: Log,
     deadline: Instant,
+    /// No longer in the map (deleted, swept or replaced): a [`LogHandle`]
+    /// to it is stale, and appends find the session by ID.
+    removed: bool,
 }
 
-/// The sessions by ID. Entries are boxed: a hash table keeps up to twice
-/// as many slots as entries, and a slot of a boxed entry is 48 bytes (its
-/// [`Key`] inline) instead of about 190. Hashed with foldhash rather than
+/// An entry as the map and the [`LogHandle`]s given out for it share it.
+/// Its lock is taken under the shard's (by ID) or alone (by handle), never
+/// the other way round.
+struct Cell {
+    /// Which store made it ([`MemorySessions::id`]): a handle from another
+    /// store is not used.
+    store: u64,
+    entry: Mutex<Entry>,
+}
+
+impl Cell {
+    fn lock(&self) -> MutexGuard<'_, Entry> {
+        self.entry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The sessions by ID. Entries are shared, behind a pointer: a hash table
+/// keeps up to twice as many slots as entries, and a slot is 48 bytes (its
+/// [`Key`] inline) instead of about 200. Hashed with foldhash rather than
 /// SipHash: every logged batch looks its session up under its shard's
 /// lock (SipHash over the ID was 6% of the gateway's CPU at 50,000
 /// deliveries/s), and session IDs are the server's own random strings, so
 /// no client chooses the keys.
-type Entries = HashMap<Key, Box<Entry>, foldhash::fast::RandomState>;
+type Entries = HashMap<Key, Arc<Cell>, foldhash::fast::RandomState>;
 
 /// The longest session ID kept in its map slot (the gateway's are 32 hex
 /// digits, as Discord's are).
@@ -107,19 +127,53 @@ struct Shard {
 
 impl Shard {
     /// Adds an entry, sweeping out expired ones every [`SWEEP_EVERY`].
-    fn insert(&mut self, id: &str, entry: Box<Entry>, now: Instant) {
+    fn insert(&mut self, id: &str, cell: Arc<Cell>, now: Instant) {
         self.inserts += 1;
         if self.inserts >= SWEEP_EVERY {
             self.inserts = 0;
-            self.map.retain(|_, e| e.deadline > now);
+            self.map.retain(|_, cell| {
+                let mut e = cell.lock();
+                e.removed = e.deadline <= now;
+                !e.removed
+            });
         }
-        self.map.insert(Key::new(id), entry);
+        if let Some(old) = self.map.insert(Key::new(id), cell) {
+            old.lock().removed = true;
+        }
+    }
+
+    /// Removes an entry.
+    fn remove(&mut self, id: &str) {
+        if let Some(cell) = self.map.remove(id.as_bytes()) {
+            cell.lock().removed = true;
+        }
+    }
+
+    /// A session's entry unless it expired (an expired one is removed).
+    fn live(&mut self, id: &str) -> Option<&Arc<Cell>> {
+        let now = Instant::now();
+        if self
+            .map
+            .get(id.as_bytes())
+            .is_some_and(|c| c.lock().deadline <= now)
+        {
+            self.remove(id);
+        }
+        self.map.get(id.as_bytes())
     }
 }
+
+/// Numbers the stores of the process (see [`Cell::store`]).
+static STORES: AtomicU64 = AtomicU64::new(1);
 
 /// Sessions in process memory, each log bounded to `capacity` events.
 pub struct MemorySessions {
     capacity: usize,
+    /// This store's number, in its entries and so in its handles.
+    id: u64,
+    /// Appends that found their session by ID.
+    #[cfg(test)]
+    by_id: AtomicU64,
     /// Picks a session's shard (seeded per process, like the maps).
     hasher: foldhash::fast::RandomState,
     shards: Box<[Mutex<Shard>]>,
@@ -138,6 +192,9 @@ impl MemorySessions {
     pub fn new(capacity: usize) -> Self {
         MemorySessions {
             capacity: capacity.max(1),
+            id: STORES.fetch_add(1, Ordering::Relaxed),
+            #[cfg(test)]
+            by_id: AtomicU64::new(0),
             hasher: foldhash::fast::RandomState::default(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
@@ -166,6 +223,19 @@ impl MemorySessions {
             .sum()
     }
 
+    /// A new entry of this store's.
+    fn cell(&self, record: Option<SessionRecord>, deadline: Instant) -> Arc<Cell> {
+        Arc::new(Cell {
+            store: self.id,
+            entry: Mutex::new(Entry {
+                record,
+                log: Log::default(),
+                deadline,
+                removed: false,
+            }),
+        })
+    }
+
     /// Appends one entry under one lock, with one lookup of the session.
     fn append_one(&self, session_id: &str, seq: u64, payload: Arc<str>, ttl: Duration) {
         let mut shard = self.lock(session_id);
@@ -187,26 +257,33 @@ impl MemorySessions {
         now: Instant,
         ttl: Duration,
     ) {
-        let deadline = now + ttl;
-        match shard.map.get_mut(session_id.as_bytes()) {
-            Some(entry) => {
-                if entry.deadline <= now {
-                    // Expired: start over, as for a session never seen.
-                    entry.record = None;
-                    entry.log = Log::default();
-                }
-                self.push_log(entry, add, deadline);
-            }
+        #[cfg(test)]
+        self.by_id.fetch_add(1, Ordering::Relaxed);
+        match shard.map.get(session_id.as_bytes()) {
+            Some(cell) => self.append_to(&mut cell.lock(), add, now, ttl),
             None => {
-                let mut entry = Box::new(Entry {
-                    record: None,
-                    log: Log::default(),
-                    deadline,
-                });
-                self.push_log(&mut entry, add, deadline);
-                shard.insert(session_id, entry, now);
+                let cell = self.cell(None, now + ttl);
+                self.push_log(&mut cell.lock(), add, now + ttl);
+                shard.insert(session_id, cell, now);
             }
         }
+    }
+
+    /// Adds to the log of an entry in the map (see
+    /// [`append_locked`](Self::append_locked)). An expired entry starts
+    /// over, as for a session never seen.
+    fn append_to(
+        &self,
+        entry: &mut Entry,
+        add: impl FnOnce(&mut Log) -> u64,
+        now: Instant,
+        ttl: Duration,
+    ) {
+        if entry.deadline <= now {
+            entry.record = None;
+            entry.log = Log::default();
+        }
+        self.push_log(entry, add, now + ttl);
     }
 
     /// Appends to a live entry's log, keeping the last `capacity` events.
@@ -219,13 +296,11 @@ impl MemorySessions {
         entry.deadline = deadline;
     }
 
-    fn live<'a>(map: &'a mut Entries, id: &str) -> Option<&'a mut Entry> {
-        let now = Instant::now();
-        let id = id.as_bytes();
-        if map.get(id).is_some_and(|e| e.deadline <= now) {
-            map.remove(id);
-        }
-        map.get_mut(id).map(|e| &mut **e)
+    /// The entry `handle` leads to, if it is one of this store's.
+    fn cell_of<'h>(&self, handle: Option<&'h LogHandle>) -> Option<&'h Cell> {
+        handle
+            .and_then(LogHandle::get::<Cell>)
+            .filter(|cell| cell.store == self.id)
     }
 }
 
@@ -235,8 +310,9 @@ impl SessionStore for MemorySessions {
         let mut shard = self.lock(&session.session_id);
         let now = Instant::now();
         let deadline = now + ttl;
-        match Self::live(&mut shard.map, &session.session_id) {
-            Some(e) => {
+        match shard.live(&session.session_id) {
+            Some(cell) => {
+                let mut e = cell.lock();
                 // The log may be ahead of the saved state: keep the larger seq.
                 let seq = e.record.as_ref().map_or(0, |r| r.seq).max(session.seq);
                 e.record = Some(SessionRecord {
@@ -246,12 +322,8 @@ impl SessionStore for MemorySessions {
                 e.deadline = deadline;
             }
             None => {
-                let entry = Box::new(Entry {
-                    record: Some(session.clone()),
-                    log: Log::default(),
-                    deadline,
-                });
-                shard.insert(&session.session_id, entry, now);
+                let cell = self.cell(Some(session.clone()), deadline);
+                shard.insert(&session.session_id, cell, now);
             }
         }
         Ok(())
@@ -259,11 +331,11 @@ impl SessionStore for MemorySessions {
 
     async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>> {
         let mut shard = self.lock(session_id);
-        Ok(Self::live(&mut shard.map, session_id).and_then(|e| e.record.clone()))
+        Ok(shard.live(session_id).and_then(|c| c.lock().record.clone()))
     }
 
     async fn delete(&self, session_id: &str) -> Result<()> {
-        self.lock(session_id).map.remove(session_id.as_bytes());
+        self.lock(session_id).remove(session_id);
         Ok(())
     }
 
@@ -299,26 +371,41 @@ impl SessionStore for MemorySessions {
     }
 
     /// One clock reading for the batch; each run is kept as it is, one
-    /// list for every session that shares it.
+    /// list for every session that shares it. A session named with a
+    /// handle of this store's to an entry still in the map is appended to
+    /// through it, without its shard's lock or a lookup.
     async fn append_batch(&self, batch: LogBatch<'_>, ttl: Duration) -> Result<()> {
         let now = Instant::now();
-        for (id, first, run) in batch.iter() {
+        for (id, handle, first, run) in batch.iter_with_handles() {
             let last = first.saturating_add(run.len() as u64 - 1);
             let add = |log: &mut Log| {
                 log.push_shared(first, Arc::clone(run));
                 last
             };
+            if let Some(cell) = self.cell_of(handle) {
+                let mut entry = cell.lock();
+                if !entry.removed {
+                    self.append_to(&mut entry, add, now, ttl);
+                    continue;
+                }
+            }
             let mut shard = self.lock(id);
             self.append_locked(&mut shard, id, add, now, ttl);
         }
         Ok(())
     }
 
+    fn log_handle(&self, session_id: &str) -> Option<LogHandle> {
+        let mut shard = self.lock(session_id);
+        shard.live(session_id).cloned().map(LogHandle::new)
+    }
+
     async fn replay_after(&self, session_id: &str, seq: u64) -> Result<Replay> {
         let mut shard = self.lock(session_id);
-        let Some(entry) = Self::live(&mut shard.map, session_id) else {
+        let Some(cell) = shard.live(session_id) else {
             return Ok(Replay::UnknownSession);
         };
+        let entry = cell.lock();
         if entry.record.is_none() {
             return Ok(Replay::UnknownSession);
         }
@@ -458,7 +545,7 @@ mod tests {
             .append_many("t", vec![entries[0].clone(), (9, "e9".into())], ttl)
             .await
             .unwrap();
-        let runs = |id: &str| store.lock(id).map[id.as_bytes()].log.runs();
+        let runs = |id: &str| store.lock(id).map[id.as_bytes()].lock().log.runs();
         assert_eq!(runs("s"), 1);
         assert_eq!(runs("t"), 1);
         let want: Vec<(u64, String)> = (3..=5).map(|n| (n, format!("e{n}"))).collect();
@@ -467,6 +554,99 @@ mod tests {
             Replay::Events(want)
         );
         assert_eq!(store.get("s").await.unwrap().unwrap().seq, 5);
+    }
+
+    /// Appends `first..=last` to `id`'s log in one batch, through `handle`.
+    async fn append_via(
+        store: &MemorySessions,
+        id: &str,
+        handle: Option<&LogHandle>,
+        first: u64,
+        last: u64,
+    ) {
+        let run: Vec<Arc<str>> = (first..=last).map(|n| format!("e{n}").into()).collect();
+        let mut batch = LogBatch::with_capacity(1);
+        batch.push_run_to(id, handle, first, run.iter());
+        store
+            .append_batch(batch, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+
+    fn events(first: u64, last: u64) -> Replay {
+        Replay::Events((first..=last).map(|n| (n, format!("e{n}"))).collect())
+    }
+
+    /// A handle leads to the session's own entry, the one its ID finds,
+    /// and is stale once that entry leaves the map.
+    #[tokio::test]
+    async fn a_handle_is_the_entry_its_id_finds_until_it_leaves() {
+        let store = MemorySessions::new(8);
+        let ttl = Duration::from_secs(60);
+        store.save(&session("s", 0), ttl).await.unwrap();
+        let handle = store.log_handle("s").expect("a live session has one");
+        let cell = handle.get::<Cell>().unwrap();
+        assert!(std::ptr::eq(cell, &*store.lock("s").map[&b"s"[..]]));
+        append_via(&store, "s", Some(&handle), 1, 4).await;
+        assert_eq!(cell.lock().log.len(), 4);
+        assert_eq!(store.by_id.load(Ordering::Relaxed), 0, "not looked up");
+        assert_eq!(store.replay_after("s", 0).await.unwrap(), events(1, 4));
+        store.delete("s").await.unwrap();
+        assert!(cell.lock().removed);
+        // Not logged to the removed entry: by ID, as if without a handle.
+        append_via(&store, "s", Some(&handle), 5, 5).await;
+        assert_eq!(cell.lock().log.len(), 4);
+        assert_eq!(store.by_id.load(Ordering::Relaxed), 1);
+        assert_eq!(store.get("s").await.unwrap(), None);
+        assert_eq!(store.len(), 1, "a log by ID, as without a handle");
+    }
+
+    /// A handle another store made is not followed: the batch's session
+    /// is found by ID in this store, and the other store's log is left
+    /// alone.
+    #[tokio::test]
+    async fn a_handle_from_another_store_is_not_followed() {
+        let (ours, theirs) = (MemorySessions::new(8), MemorySessions::new(8));
+        let ttl = Duration::from_secs(60);
+        for store in [&ours, &theirs] {
+            store.save(&session("s", 0), ttl).await.unwrap();
+        }
+        let foreign = theirs.log_handle("s");
+        append_via(&ours, "s", foreign.as_ref(), 1, 2).await;
+        assert_eq!(ours.by_id.load(Ordering::Relaxed), 1, "found by ID");
+        assert_eq!(ours.replay_after("s", 0).await.unwrap(), events(1, 2));
+        assert_eq!(
+            theirs.replay_after("s", 0).await.unwrap(),
+            Replay::Events(Vec::new())
+        );
+    }
+
+    /// An entry that expired but is still in the map starts over when
+    /// appended to through a handle, as it does by ID.
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_entry_starts_over_through_a_handle_as_by_id() {
+        let store = MemorySessions::new(8);
+        for id in ["by-id", "by-handle"] {
+            store
+                .save(&session(id, 0), Duration::from_secs(1))
+                .await
+                .unwrap();
+            append_via(&store, id, None, 1, 2).await;
+        }
+        let handle = store.log_handle("by-handle");
+        tokio::time::advance(Duration::from_secs(120)).await;
+        append_via(&store, "by-id", None, 3, 3).await;
+        append_via(&store, "by-handle", handle.as_ref(), 3, 3).await;
+        for id in ["by-id", "by-handle"] {
+            let cell = Arc::clone(&store.lock(id).map[id.as_bytes()]);
+            let entry = cell.lock();
+            assert!(entry.record.is_none(), "{id}: its record expired");
+            assert_eq!(entry.log.iter().map(|(s, _)| s).collect::<Vec<_>>(), [3]);
+        }
+        assert_eq!(
+            store.replay_after("by-handle", 2).await.unwrap(),
+            Replay::UnknownSession
+        );
     }
 
     /// One event logged by many sessions is kept once, not once per
