@@ -23,6 +23,9 @@
 //! reach with its client beside it; docs/benchmarks.md compares the gateway
 //! with it.
 //!
+//! `--contiguous` copies each write's frames into one buffer and writes
+//! that as one slice, instead of one slice per frame.
+//!
 //! By default a writer thread starts its next sweep as soon as one ends
 //! (as the gateway does). `--period MS` starts sweeps at most every MS
 //! milliseconds, and `--spread` spreads each sweep's writes evenly over
@@ -95,6 +98,9 @@ struct Args {
     period: Duration,
     /// Spread each sweep's writes evenly over the period.
     spread: bool,
+    /// Copy each write's frames into one buffer and write it as one slice
+    /// (else one slice per frame).
+    contiguous: bool,
 }
 
 fn args() -> Args {
@@ -107,6 +113,7 @@ fn args() -> Args {
         readers: 2,
         period: Duration::ZERO,
         spread: false,
+        contiguous: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -119,6 +126,7 @@ fn args() -> Args {
             "--writers" => a.writers = val().parse().unwrap(),
             "--readers" => a.readers = val().parse().unwrap(),
             "--spread" => a.spread = true,
+            "--contiguous" => a.contiguous = true,
             "--period" => a.period = Duration::from_millis(val().parse().unwrap()),
             _ => {} // cargo bench passes --bench; --writer is the mode
         }
@@ -182,6 +190,7 @@ fn writer(args: &Args) {
     let rate = args.rate;
     let period = args.period;
     let spread = args.spread;
+    let contiguous = args.contiguous;
     let threads: Vec<_> = conns
         .into_iter()
         .map(|mut mine| {
@@ -226,7 +235,7 @@ fn writer(args: &Args) {
                         }
                         if c.next < published || !c.pending.is_empty() {
                             assert!(published - c.next < RING as u64, "a reader fell behind");
-                            write_to(c, &ring, published);
+                            write_to(c, &ring, published, contiguous);
                             wrote = true;
                         }
                     }
@@ -250,14 +259,24 @@ fn writer(args: &Args) {
 
 /// One `writev` of what `c` has pending and every event up to
 /// `published`; what the socket does not take waits in `c.pending`.
-fn write_to(c: &mut Conn, ring: &[Vec<u8>], published: u64) {
+/// `contiguous`: the frames are copied into one buffer first, written as
+/// one slice.
+fn write_to(c: &mut Conn, ring: &[Vec<u8>], published: u64, contiguous: bool) {
     let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(64);
-    if !c.pending.is_empty() {
-        slices.push(IoSlice::new(&c.pending));
-    }
-    let from = c.next;
-    for e in from..published {
-        slices.push(IoSlice::new(&ring[e as usize % RING]));
+    let mut one = Vec::new();
+    if contiguous {
+        one.extend_from_slice(&c.pending);
+        for e in c.next..published {
+            one.extend_from_slice(&ring[e as usize % RING]);
+        }
+        slices.push(IoSlice::new(&one));
+    } else {
+        if !c.pending.is_empty() {
+            slices.push(IoSlice::new(&c.pending));
+        }
+        for e in c.next..published {
+            slices.push(IoSlice::new(&ring[e as usize % RING]));
+        }
     }
     let total: usize = slices.iter().map(|s| s.len()).sum();
     let n = match c.stream.write_vectored(&slices) {
