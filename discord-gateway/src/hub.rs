@@ -196,7 +196,7 @@ impl SessionHandle {
     /// Queues what `fill` pushes onto the back of the queue, in order and
     /// under the queue's lock, as [`push`](Self::push) does one event;
     /// `fill` must only push. Returns whether the task must be woken.
-    fn push_with(&self, fill: impl FnOnce(&mut VecDeque<Arc<Prepared>>)) -> bool {
+    pub(crate) fn push_with(&self, fill: impl FnOnce(&mut VecDeque<Arc<Prepared>>)) -> bool {
         let mut events = lock(&self.events);
         let was_empty = events.is_empty();
         fill(&mut events);
@@ -544,7 +544,9 @@ impl Hub {
     /// added to `wakes` (once until it is served). A session's share is
     /// queued, exactly as [`deliver_deferred`](Self::deliver_deferred)
     /// would queue the events one after the other, when it is served
-    /// ([`take_pending`](Self::take_pending)) or before anything else is
+    /// ([`claim_chunk`](Self::claim_chunk), which hands a lent session's
+    /// share to a writer without queueing it, or
+    /// [`take_pending`](Self::take_pending)) or before anything else is
     /// queued for it: one visit per session per write rather than one per
     /// event. Queueing each event into each recipient's queue at once cost
     /// two cache misses per recipient per event (the queue's lock and
@@ -579,15 +581,37 @@ impl Hub {
     }
 
     /// Queues the runs still pending for each of `handles` (see
-    /// [`deliver_run`](Self::deliver_run)), without waking anyone: the
-    /// pump calls this for the sessions it is about to hand to a writer
-    /// (which wakes a task that holds its socket), and a session's task
-    /// before it logs what is queued for a hand-over.
+    /// [`deliver_run`](Self::deliver_run)), without waking anyone: a
+    /// session's task calls this before it logs what is queued for a
+    /// hand-over.
     pub(crate) fn take_pending(&self, handles: &[Arc<SessionHandle>]) {
         let mut state = lock(&self.state);
         for handle in handles {
             state.take_pending(handle);
         }
+    }
+
+    /// For the pump, about to hand `handles` to a writer: claims each one
+    /// whose socket is lent, with up to `max` events (what it had queued,
+    /// then its share of the pending runs, appended to `out`), and queues
+    /// the share of the others, without waking anyone (see
+    /// [`SessionHandle::claim_with_pending`]). Returns each one's claim,
+    /// in order.
+    pub(crate) fn claim_chunk(
+        &self,
+        handles: &[Arc<SessionHandle>],
+        max: usize,
+        out: &mut Vec<Arc<Prepared>>,
+    ) -> Vec<crate::writer::Claim> {
+        let mut state = lock(&self.state);
+        handles
+            .iter()
+            .map(|handle| {
+                handle.claim_with_pending(max, out, |to| {
+                    state.take_pending_to(handle, to);
+                })
+            })
+            .collect()
     }
 }
 

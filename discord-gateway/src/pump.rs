@@ -8,8 +8,10 @@
 //! wake at the end of the sweep) for those already served, instead of
 //! waiting for the sweep to end. Consecutive events for one guild's
 //! sessions are kept once in the guild as a run (`Hub::deliver_run`), and
-//! each session's share is queued just before the session is handed to a
-//! writer: one visit per session per write, not one per event.
+//! each session's share is taken when the session is handed to a writer
+//! (`Hub::claim_chunk`: straight into the writer's claim if its socket is
+//! lent, else into its queue): one visit per session per write, not one
+//! per event.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
@@ -21,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::gateway::Inner;
 use crate::hub::{SessionHandle, SubCommand};
-use crate::writer::Writers;
+use crate::writer::{BATCH, Writers};
 
 /// Pub/sub messages taken at once when they are already waiting.
 const PUMP_BATCH: usize = 16;
@@ -95,19 +97,13 @@ pub(crate) async fn run(
         let chunk = WAKE_CHUNK.min(pump.wakes.len());
         if chunk > 0 {
             let Some(inner) = node.upgrade() else { return };
-            // Their share of the guilds' pending runs, queued once per write.
-            let (first, _) = pump.wakes.as_slices();
-            if first.len() >= chunk {
-                inner.hub.take_pending(&first[..chunk]);
-            } else {
-                let handles: Vec<_> = pump.wakes.iter().take(chunk).cloned().collect();
-                inner.hub.take_pending(&handles);
-            }
+            // Claimed for a writer with their share of the guilds' pending
+            // runs, taken once per write.
+            let handles: Vec<_> = pump.wakes.drain(..chunk).collect();
+            let mut events = Vec::new();
+            let claims = inner.hub.claim_chunk(&handles, BATCH, &mut events);
+            writers.send_claimed(handles.into_iter().zip(claims).collect(), events);
         }
-        for handle in pump.wakes.drain(..chunk) {
-            writers.add(handle);
-        }
-        writers.send();
         if !pump.wakes.is_empty() {
             tokio::task::yield_now().await;
         }

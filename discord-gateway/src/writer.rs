@@ -8,10 +8,11 @@
 //! waits for its client, its timer or a control message, it lends its
 //! write side (the stream, its sequence number and, for a session that
 //! asked for transport compression, its compressor) to the writers, and
-//! takes it back whenever it wakes. The pump hands the sessions with
-//! queued events to a writer task a chunk at a time; the writer numbers
-//! what each has queued, logs the whole chunk's events with one store call
-//! (one Redis pipeline in cluster mode), then writes each session with one
+//! takes it back whenever it wakes. The pump claims the sessions with
+//! events for a writer a chunk at a time (numbering what each had queued
+//! and its share of its guilds' pending runs) and hands them to a writer
+//! task, which logs the whole chunk's events with one store call (one
+//! Redis pipeline in cluster mode), then writes each session with one
 //! non-blocking `writev`. A socket that does not take everything leaves
 //! the rest to the session's task, which waits for the socket as it always
 //! did (a control message interrupting it); so does a write that fails.
@@ -106,58 +107,70 @@ impl Slot {
 /// The pump's side of the writers.
 pub(crate) struct Writers {
     node: Weak<Inner>,
-    /// Sessions added since the last [`send`](Self::send).
-    pending: Vec<Arc<SessionHandle>>,
 }
 
 impl Writers {
     pub(crate) fn new(node: &Weak<Inner>) -> Self {
         Writers {
             node: Weak::clone(node),
-            pending: Vec::new(),
         }
     }
 
-    /// Adds a session with queued events to the next chunk.
-    pub(crate) fn add(&mut self, handle: Arc<SessionHandle>) {
-        self.pending.push(handle);
-    }
-
-    /// Writes the added sessions in a task of their own.
-    pub(crate) fn send(&mut self) {
-        if self.pending.is_empty() {
+    /// Writes sessions the pump claimed (`Hub::claim_chunk`), each with
+    /// its claim (the claimed events are the next of `events`), in a task
+    /// of their own, then those left with more queued than one write took.
+    pub(crate) fn send_claimed(
+        &mut self,
+        claims: Vec<(Arc<SessionHandle>, Claim)>,
+        events: Vec<Arc<Prepared>>,
+    ) {
+        if claims.is_empty() {
             return;
         }
-        let chunk = std::mem::take(&mut self.pending);
         let node = Weak::clone(&self.node);
         tokio::spawn(async move {
             let Some(inner) = node.upgrade() else { return };
-            let mut chunk = chunk;
-            loop {
-                let again = write_chunk(&inner, chunk).await;
-                if again.is_empty() {
-                    break;
-                }
-                chunk = again;
+            let mut chunk = write_claims(&inner, claims, events).await;
+            while !chunk.is_empty() {
+                chunk = write_chunk(&inner, chunk).await;
             }
         });
     }
 }
 
-/// Numbers, logs and writes the queued events of the chunk's lent
-/// sessions; wakes the tasks of the others. Returns the sessions with more
-/// queued than one write took. The chunk's events are claimed into one
-/// list and logged as one [`LogBatch`], in which sessions sent the same
-/// events share one run: a few allocations per chunk, and no per-event
-/// work per session.
+/// Claims, numbers, logs and writes the queued events of the chunk's lent
+/// sessions ([`write_claims`]). Returns the sessions with more queued than
+/// one write took.
 async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
-    let mut again = Vec::new();
     let mut events: Vec<Arc<Prepared>> = Vec::new();
+    let claims = chunk
+        .into_iter()
+        .map(|handle| {
+            let claim = handle.claim(BATCH, &mut events);
+            (handle, claim)
+        })
+        .collect();
+    write_claims(inner, claims, events).await
+}
+
+/// Logs and writes the claimed events of a chunk's sessions; wakes the
+/// tasks of those that were not lent and have events queued. Returns the
+/// sessions with more queued than one write took. The chunk's events were
+/// claimed into one list (`events`, in the order of the claims) and are
+/// logged as one [`LogBatch`], in which sessions sent the same events
+/// share one run: a few allocations per chunk, and no per-event work per
+/// session.
+async fn write_claims(
+    inner: &Inner,
+    claims: Vec<(Arc<SessionHandle>, Claim)>,
+    events: Vec<Arc<Prepared>>,
+) -> Vec<Arc<SessionHandle>> {
+    let mut again = Vec::new();
     // Each claimed session and what it claimed (its events are the next
     // `count` of `events`).
-    let mut claimed: Vec<(Arc<SessionHandle>, Claimed)> = Vec::with_capacity(chunk.len());
-    for handle in chunk {
-        match handle.claim(BATCH, &mut events) {
+    let mut claimed: Vec<(Arc<SessionHandle>, Claimed)> = Vec::with_capacity(claims.len());
+    for (handle, claim) in claims {
+        match claim {
             Claim::Events(c) => claimed.push((handle, c)),
             // Another writer has it, and writes what is queued next.
             Claim::Nothing | Claim::Busy => {}
@@ -238,33 +251,73 @@ impl SessionHandle {
     /// For a writer: claims up to `max` queued events of a lent session,
     /// appending them to `out`, and numbers them.
     pub(crate) fn claim(&self, max: usize, out: &mut Vec<Arc<Prepared>>) -> Claim {
+        self.claim_with_pending(max, out, |_| {})
+    }
+
+    /// [`claim`](Self::claim) for the pump, which also has the session's
+    /// share of its guilds' pending runs to hand over (`pending`, under
+    /// the hub's lock): a lent session's share goes straight to `out`
+    /// after what it had queued (`pending(Some(out))`), up to `max` in
+    /// all, the rest to its queue; any other session's share is queued
+    /// (`pending(None)`), as `Hub::take_pending` does. Queueing a claimed
+    /// session's share only for the claim to take it out again cost a
+    /// cache miss per session and write on the queue's buffer.
+    pub(crate) fn claim_with_pending(
+        &self,
+        max: usize,
+        out: &mut Vec<Arc<Prepared>>,
+        mut pending: impl FnMut(Option<&mut Vec<Arc<Prepared>>>),
+    ) -> Claim {
         let mut slot = lock(&self.slot);
-        if slot.owner == Owner::Writing {
-            return Claim::Busy;
-        }
         if slot.owner != Owner::Lent || !matches!(slot.left, Left::Nothing) {
-            return Claim::NotLent;
+            let busy = slot.owner == Owner::Writing;
+            // Queueing may tell the task to close (overflow), which takes
+            // the controls' lock: never under the slot's.
+            drop(slot);
+            pending(None);
+            return if busy { Claim::Busy } else { Claim::NotLent };
         }
         let before = out.len();
         self.take_events(max, out);
-        let count = out.len() - before;
-        if count == 0 {
-            return Claim::Nothing;
+        // A queue of `max` or more keeps the rest, and the share goes
+        // after it.
+        let room = out.len() - before < max;
+        if room {
+            pending(Some(out));
         }
-        slot.owner = Owner::Writing;
-        let first = slot.seq + 1;
-        slot.seq += count as u64;
-        // While the slot says Writing the socket and its compressor are
-        // this writer's alone (a task taking them back waits, a claim
-        // finds the slot busy), so they are used without the slot's lock:
-        // neither waits on compression or the system call, and the
-        // stream's count is not touched.
-        Claim::Events(Claimed {
-            first,
-            count,
-            stream: slot.stream.take(),
-            encoder: slot.encoder.take(),
-        })
+        let beyond = if out.len() - before > max {
+            out.split_off(before + max)
+        } else {
+            Vec::new()
+        };
+        let count = out.len() - before;
+        let claim = if count == 0 {
+            Claim::Nothing
+        } else {
+            slot.owner = Owner::Writing;
+            let first = slot.seq + 1;
+            slot.seq += count as u64;
+            // While the slot says Writing the socket and its compressor
+            // are this writer's alone (a task taking them back waits, a
+            // claim finds the slot busy), so they are used without the
+            // slot's lock: neither waits on compression or the system
+            // call, and the stream's count is not touched.
+            Claim::Events(Claimed {
+                first,
+                count,
+                stream: slot.stream.take(),
+                encoder: slot.encoder.take(),
+            })
+        };
+        drop(slot);
+        if !room {
+            pending(None);
+        }
+        if !beyond.is_empty() {
+            // The queue is empty (all of it was taken): these are next.
+            self.push_with(|queue| queue.extend(beyond));
+        }
+        claim
     }
 
     /// For a writer: writes the `claimed` events (compressed if the

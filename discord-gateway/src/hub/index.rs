@@ -15,7 +15,7 @@ use discord_proto::Snowflake;
 use discord_proto::gateway::{GatewayGuild, Intents};
 use smallvec::SmallVec;
 
-use super::{Fanout, SessionHandle};
+use super::{Fanout, Prepared, SessionHandle};
 use crate::view::{GuildView, Seen};
 
 /// foldhash for maps keyed by IDs the server made or checked.
@@ -51,6 +51,17 @@ impl GuildEntry {
     /// Queues the pending events session `at` receives (filtered as
     /// fanout filters); returns whether its task must be woken for them.
     pub(super) fn take_pending(&mut self, at: usize) -> bool {
+        self.take_pending_to(at, None)
+    }
+
+    /// [`take_pending`](Self::take_pending), or with `out`, appends them
+    /// there instead of queueing them (for a session a writer claims:
+    /// `Hub::claim_chunk`) and returns `false`.
+    pub(super) fn take_pending_to(
+        &mut self,
+        at: usize,
+        out: Option<&mut Vec<Arc<Prepared>>>,
+    ) -> bool {
         let head = self.head();
         let member = &mut self.sessions[at];
         member.flagged = false;
@@ -60,19 +71,20 @@ impl GuildEntry {
         let from = (member.cursor - self.base) as usize;
         member.cursor = head;
         let (view, seen, handle) = (&mut self.view, &mut member.seen, &member.handle);
-        let pending = &mut self.pending;
-        // Straight into the session's queue, under its lock: a sweep's
-        // share (about 20 events at 1 M deliveries/s) collected first
-        // outgrew a list kept on the stack, and was allocated, grown and
-        // freed per session and write.
-        handle.push_with(|queue| {
-            for fan in pending.range_mut(from..) {
-                let visible = |ch| view.can_view_seen(handle.user_id, ch, seen);
-                if let Some(v) = fan.view_for(handle, visible) {
-                    queue.push_back(Arc::clone(v));
-                }
+        let pending = self.pending.range_mut(from..);
+        match out {
+            Some(out) => {
+                share(pending, view, seen, handle, |v| out.push(v));
+                false
             }
-        })
+            // Straight into the session's queue, under its lock: a
+            // sweep's share (about 20 events at 1 M deliveries/s)
+            // collected first outgrew a list kept on the stack, and was
+            // allocated, grown and freed per session and write.
+            None => handle.push_with(|queue| {
+                share(pending, view, seen, handle, |v| queue.push_back(v));
+            }),
+        }
     }
 
     /// Drops the pending events every session has taken, once [`TRIM_AT`]
@@ -92,6 +104,23 @@ impl GuildEntry {
         self.trim_at = self.pending.len() + TRIM_AT;
         if self.pending.capacity() > 4 * self.trim_at {
             self.pending.shrink_to(2 * self.trim_at);
+        }
+    }
+}
+
+/// Hands `push` the views of `pending` events that `handle` receives, in
+/// order (filtered as fanout filters).
+fn share<'p>(
+    pending: impl Iterator<Item = &'p mut Fanout>,
+    view: &mut GuildView,
+    seen: &mut Seen,
+    handle: &SessionHandle,
+    mut push: impl FnMut(Arc<Prepared>),
+) {
+    for fan in pending {
+        let visible = |ch| view.can_view_seen(handle.user_id, ch, seen);
+        if let Some(v) = fan.view_for(handle, visible) {
+            push(Arc::clone(v));
         }
     }
 }
@@ -146,10 +175,20 @@ impl State {
     /// `GuildEntry::take_pending`), and trims those guilds' pending lists;
     /// returns whether its task must be woken for them.
     pub(super) fn take_pending(&mut self, handle: &SessionHandle) -> bool {
+        self.take_pending_to(handle, None)
+    }
+
+    /// [`take_pending`](Self::take_pending), appending to `out` instead
+    /// of queueing if it is given (see `GuildEntry::take_pending_to`).
+    pub(super) fn take_pending_to(
+        &mut self,
+        handle: &SessionHandle,
+        mut out: Option<&mut Vec<Arc<Prepared>>>,
+    ) -> bool {
         let mut wake = false;
         for (guild, at) in handle.places().iter() {
             if let Some(entry) = self.guilds.get_mut(guild) {
-                wake |= entry.take_pending(*at);
+                wake |= entry.take_pending_to(*at, out.as_deref_mut());
                 entry.trim();
             }
         }

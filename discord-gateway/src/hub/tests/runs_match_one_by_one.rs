@@ -90,17 +90,41 @@ fn events(n: usize, step: &Step) -> Vec<Event> {
 /// Each session's queue: names and data, in order.
 type Queues = Vec<Vec<(String, serde_json::Value)>>;
 
+/// How the pump serves sessions in [`queued`].
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// Every event delivered on its own.
+    OneByOne,
+    /// Runs, each served session's share queued (`Hub::take_pending`).
+    Runs,
+    /// Runs, served sessions claimed for a writer with up to `max`
+    /// events each (`Hub::claim_chunk`); those in `lent` have their
+    /// socket lent (the others' share is queued). What a claim takes
+    /// counts as received, before what is still queued.
+    Claimed { lent: u8, max: usize },
+}
+
 async fn queued(
     sessions: &[(u64, Intents, Option<[u32; 2]>)],
     steps: &[Step],
-    as_runs: bool,
+    mode: Mode,
 ) -> Queues {
+    let as_runs = !matches!(mode, Mode::OneByOne);
     let (hub, _) = hub();
     let mut probes = Vec::new();
     for (conn, (user, intents, shard)) in sessions.iter().enumerate() {
         probes.push(join(&hub, conn as u64 + 1, *user, *intents, *shard, 1000).await);
     }
     let handles: Vec<_> = probes.iter().map(|p| Arc::clone(&p.handle)).collect();
+    // What writers took, per session.
+    let mut written: Queues = vec![Vec::new(); handles.len()];
+    if let Mode::Claimed { lent, .. } = mode {
+        for (i, h) in handles.iter().enumerate() {
+            if lent & (1 << i) != 0 {
+                lock(&h.slot).owner = crate::writer::Owner::Lent;
+            }
+        }
+    }
     let mut wakes = std::collections::VecDeque::new();
     let mut run = Vec::new();
     let topic = Topic::Guild(id(100));
@@ -114,7 +138,29 @@ async fn queued(
                     .iter()
                     .filter_map(|&i| handles.get(i).cloned())
                     .collect();
-                hub.take_pending(&served);
+                let Mode::Claimed { max, .. } = mode else {
+                    hub.take_pending(&served);
+                    continue;
+                };
+                let mut out = Vec::new();
+                let claims = hub.claim_chunk(&served, max, &mut out);
+                let mut taken = out.into_iter();
+                for (h, claim) in served.iter().zip(claims) {
+                    let crate::writer::Claim::Events(c) = claim else {
+                        continue;
+                    };
+                    let i = handles.iter().position(|x| Arc::ptr_eq(x, h)).unwrap();
+                    assert!(c.count <= max, "a claim takes at most {max}");
+                    let events = taken.by_ref().take(c.count);
+                    written[i].extend(
+                        events.map(|e| {
+                            (e.name().to_owned(), serde_json::from_str(e.data()).unwrap())
+                        }),
+                    );
+                    // Written: the socket is lent again.
+                    lock(&h.slot).owner = crate::writer::Owner::Lent;
+                }
+                assert!(taken.next().is_none(), "every event taken is claimed");
             }
             continue;
         }
@@ -137,10 +183,13 @@ async fn queued(
     hub.take_pending(&handles);
     probes
         .iter_mut()
-        .map(|p| {
-            std::iter::from_fn(|| p.handle.try_event())
-                .map(|e| (e.name().to_owned(), serde_json::from_str(e.data()).unwrap()))
-                .collect()
+        .zip(written)
+        .map(|(p, mut written)| {
+            written.extend(
+                std::iter::from_fn(|| p.handle.try_event())
+                    .map(|e| (e.name().to_owned(), serde_json::from_str(e.data()).unwrap())),
+            );
+            written
         })
         .collect()
 }
@@ -153,8 +202,28 @@ proptest! {
     ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (one_by_one, runs) = rt.block_on(async {
-            (queued(&sessions, &steps, false).await, queued(&sessions, &steps, true).await)
+            (queued(&sessions, &steps, Mode::OneByOne).await, queued(&sessions, &steps, Mode::Runs).await)
         });
         prop_assert_eq!(runs, one_by_one);
+    }
+
+    /// Sessions claimed for writers with their share of the runs, lent or
+    /// not, with claims of any size, receive what they would have queued
+    /// one by one, in order: what the claims took, then what is queued.
+    #[test]
+    fn a_stream_claimed_by_writers_is_received_as_one_by_one(
+        sessions in prop::collection::vec(session(), 1..6),
+        steps in prop::collection::vec(step(), 0..40),
+        lent in any::<u8>(),
+        max in 1usize..6,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (one_by_one, claimed) = rt.block_on(async {
+            (
+                queued(&sessions, &steps, Mode::OneByOne).await,
+                queued(&sessions, &steps, Mode::Claimed { lent, max }).await,
+            )
+        });
+        prop_assert_eq!(claimed, one_by_one);
     }
 }
