@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::io::IoSlice;
 use std::sync::Arc;
 
-use crate::frame::{DISPATCH_HEAD, SEQ_KEY, decimal_len, push_decimal};
+use crate::frame::{DISPATCH_HEAD, SEQ_KEY, SeqDigits};
 use crate::hub::Prepared;
 
 /// A data frame waiting to be written: text or binary, and its payload.
@@ -60,8 +60,10 @@ impl OutFrame {
     /// header, and a dispatch's head), then what is written after it (a
     /// dispatch's tail). Returns where the suffix starts in `glue` and the
     /// middle's length. Every piece of a dispatch's glue is appended with
-    /// copies of fixed sizes (see [`NameTail`](crate::frame::NameTail)).
-    fn lay_out(&self, glue: &mut Vec<u8>) -> (usize, usize) {
+    /// copies of fixed sizes (see [`NameTail`](crate::frame::NameTail));
+    /// `digits` holds the last sequence number laid out, and raises it in
+    /// place for the next.
+    fn lay_out(&self, glue: &mut Vec<u8>, digits: &mut SeqDigits) -> (usize, usize) {
         match &self.payload {
             Payload::Owned(bytes) => {
                 push_header(glue, self.binary, bytes.len());
@@ -70,12 +72,12 @@ impl OutFrame {
             Payload::Dispatch { event, seq } => {
                 let middle = event.data().len();
                 let tail = event.tail();
-                let len = DISPATCH_HEAD.len() + middle + SEQ_KEY.len() + decimal_len(*seq);
+                let len = DISPATCH_HEAD.len() + middle + SEQ_KEY.len() + digits.set(*seq);
                 push_header(glue, self.binary, len + tail.len());
                 glue.extend_from_slice(DISPATCH_HEAD.as_bytes());
                 let suffix = glue.len();
                 glue.extend_from_slice(SEQ_KEY.as_bytes());
-                push_decimal(glue, *seq);
+                digits.push_to(glue);
                 tail.push_to(glue, event.name());
                 (suffix, middle)
             }
@@ -130,9 +132,10 @@ impl<'a> Layout<'a> {
         marks.clear();
         glue.reserve(frames.len() * 64);
         marks.reserve(frames.len());
+        let mut digits = SeqDigits::new();
         for frame in frames {
             let prefix = glue.len();
-            let (suffix, middle) = frame.lay_out(&mut glue);
+            let (suffix, middle) = frame.lay_out(&mut glue, &mut digits);
             marks.push((prefix, suffix, middle));
         }
         Layout {
