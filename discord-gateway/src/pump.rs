@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::gateway::Inner;
 use crate::hub::{SessionHandle, SubCommand};
-use crate::writer::{BATCH, Writers};
+use crate::writer::{BATCH, spawn_claimed};
 
 /// Pub/sub messages taken at once when they are already waiting.
 const PUMP_BATCH: usize = 16;
@@ -53,7 +53,6 @@ pub(crate) async fn run(
     mut commands: mpsc::UnboundedReceiver<SubCommand>,
     node: Weak<Inner>,
 ) {
-    let mut writers = Writers::new(&node);
     let mut pump = Pump {
         subscriber,
         counts: HashMap::new(),
@@ -102,7 +101,7 @@ pub(crate) async fn run(
             let handles: Vec<_> = pump.wakes.drain(..chunk).collect();
             let mut events = Vec::new();
             let claims = inner.hub.claim_chunk(&handles, BATCH, &mut events);
-            writers.send_claimed(handles.into_iter().zip(claims).collect(), events);
+            spawn_claimed(inner, handles.into_iter().zip(claims).collect(), events);
         }
         if !pump.wakes.is_empty() {
             tokio::task::yield_now().await;

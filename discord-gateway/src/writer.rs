@@ -25,7 +25,7 @@
 //! anyway, a session being written by one is skipped by the other, and the
 //! first writes what was queued meanwhile once it is done.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use discord_proto::compression::Encoder;
 use tokio::net::TcpStream;
@@ -104,38 +104,25 @@ impl Slot {
     }
 }
 
-/// The pump's side of the writers.
-pub(crate) struct Writers {
-    node: Weak<Inner>,
-}
-
-impl Writers {
-    pub(crate) fn new(node: &Weak<Inner>) -> Self {
-        Writers {
-            node: Weak::clone(node),
-        }
+/// Writes sessions the pump claimed (`Hub::claim_chunk`), each with its
+/// claim (the claimed events are the next of `events`), in a task of their
+/// own, then those left with more queued than one write took. The task
+/// holds the node: a claimed session's socket is the task's until it is
+/// written and given back.
+pub(crate) fn spawn_claimed(
+    inner: Arc<Inner>,
+    claims: Vec<(Arc<SessionHandle>, Claim)>,
+    events: Vec<Arc<Prepared>>,
+) {
+    if claims.is_empty() {
+        return;
     }
-
-    /// Writes sessions the pump claimed (`Hub::claim_chunk`), each with
-    /// its claim (the claimed events are the next of `events`), in a task
-    /// of their own, then those left with more queued than one write took.
-    pub(crate) fn send_claimed(
-        &mut self,
-        claims: Vec<(Arc<SessionHandle>, Claim)>,
-        events: Vec<Arc<Prepared>>,
-    ) {
-        if claims.is_empty() {
-            return;
+    tokio::spawn(async move {
+        let mut chunk = write_claims(&inner, claims, events).await;
+        while !chunk.is_empty() {
+            chunk = write_chunk(&inner, chunk).await;
         }
-        let node = Weak::clone(&self.node);
-        tokio::spawn(async move {
-            let Some(inner) = node.upgrade() else { return };
-            let mut chunk = write_claims(&inner, claims, events).await;
-            while !chunk.is_empty() {
-                chunk = write_chunk(&inner, chunk).await;
-            }
-        });
-    }
+    });
 }
 
 /// Claims, numbers, logs and writes the queued events of the chunk's lent
