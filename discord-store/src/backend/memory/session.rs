@@ -25,6 +25,16 @@ struct Entry {
     removed: bool,
 }
 
+impl Entry {
+    /// Marks an entry that left the map, and lets its log go (a handle may
+    /// keep the entry itself for as long as its connection lasts).
+    fn remove(&mut self) {
+        self.removed = true;
+        self.record = None;
+        self.log = Log::default();
+    }
+}
+
 /// An entry as the map and the [`LogHandle`]s given out for it share it.
 /// Its lock is taken under the shard's (by ID) or alone (by handle), never
 /// the other way round.
@@ -133,19 +143,21 @@ impl Shard {
             self.inserts = 0;
             self.map.retain(|_, cell| {
                 let mut e = cell.lock();
-                e.removed = e.deadline <= now;
+                if e.deadline <= now {
+                    e.remove();
+                }
                 !e.removed
             });
         }
         if let Some(old) = self.map.insert(Key::new(id), cell) {
-            old.lock().removed = true;
+            old.lock().remove();
         }
     }
 
     /// Removes an entry.
     fn remove(&mut self, id: &str) {
         if let Some(cell) = self.map.remove(id.as_bytes()) {
-            cell.lock().removed = true;
+            cell.lock().remove();
         }
     }
 
@@ -593,9 +605,10 @@ mod tests {
         assert_eq!(store.replay_after("s", 0).await.unwrap(), events(1, 4));
         store.delete("s").await.unwrap();
         assert!(cell.lock().removed);
+        assert_eq!(cell.lock().log.len(), 0, "its log is let go");
         // Not logged to the removed entry: by ID, as if without a handle.
         append_via(&store, "s", Some(&handle), 5, 5).await;
-        assert_eq!(cell.lock().log.len(), 4);
+        assert_eq!(cell.lock().log.len(), 0);
         assert_eq!(store.by_id.load(Ordering::Relaxed), 1);
         assert_eq!(store.get("s").await.unwrap(), None);
         assert_eq!(store.len(), 1, "a log by ID, as without a handle");
