@@ -235,8 +235,12 @@ impl SessionHandle {
     pub(crate) async fn wait_input(&self) {
         loop {
             let notified = self.ready.notified();
-            if !lock(&self.controls).is_empty() || !lock(&self.events).is_empty() || self.stalled()
-            {
+            // One lock at a time: in one condition, the first operand's
+            // guard would live on while the others lock (the controls'
+            // lock held while taking the slot's).
+            let control = !lock(&self.controls).is_empty();
+            let event = !lock(&self.events).is_empty();
+            if control || event || self.stalled() {
                 return;
             }
             notified.await;
