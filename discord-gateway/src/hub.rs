@@ -56,6 +56,19 @@ impl Prepared {
         &self.entry[self.name_end + 1..]
     }
 
+    /// [`data`](Self::data) as bytes, for the writers: cut without
+    /// reading the text (a `str` cut checks that it falls between
+    /// characters, a load of the byte there per frame; the name's end is
+    /// an ASCII space the entry was made with).
+    pub(crate) fn data_bytes(&self) -> &[u8] {
+        &self.entry.as_bytes()[self.name_end + 1..]
+    }
+
+    /// The length of [`data`](Self::data), from the lengths alone.
+    pub(crate) fn data_len(&self) -> usize {
+        self.entry.len() - (self.name_end + 1)
+    }
+
     /// The replay-log entry.
     pub(crate) fn entry(&self) -> &Arc<str> {
         &self.entry

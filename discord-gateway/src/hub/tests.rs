@@ -626,3 +626,21 @@ async fn a_run_nobody_has_the_intent_for_is_not_kept() {
 /// runs (as the pump groups them, with sessions served at any points in
 /// between) as one by one.
 mod runs_match_one_by_one;
+
+/// The writers' cuts of a prepared event (bytes and length, made without
+/// reading the text) are its data's.
+#[test]
+fn a_prepared_events_data_reads_the_same_every_way() {
+    for (name, data) in [
+        ("MESSAGE_CREATE", r#"{"content":"héllo ✓"}"#),
+        ("READY", ""),
+        ("", "{}"),
+        ("X", "ünïcode at the start"),
+    ] {
+        let event = super::Prepared::new(7, name, data);
+        assert_eq!(event.name(), name);
+        assert_eq!(event.data(), data);
+        assert_eq!(event.data_bytes(), data.as_bytes());
+        assert_eq!(event.data_len(), data.len());
+    }
+}

@@ -70,7 +70,7 @@ impl OutFrame {
                 (glue.len(), bytes.len())
             }
             Payload::Dispatch { event, seq } => {
-                let middle = event.data().len();
+                let middle = event.data_len();
                 let tail = event.tail();
                 let len = DISPATCH_HEAD.len() + middle + SEQ_KEY.len() + digits.set(*seq);
                 push_header(glue, self.binary, len + tail.len());
@@ -88,7 +88,7 @@ impl OutFrame {
     fn middle(&self) -> &[u8] {
         match &self.payload {
             Payload::Owned(bytes) => bytes,
-            Payload::Dispatch { event, .. } => event.data().as_bytes(),
+            Payload::Dispatch { event, .. } => event.data_bytes(),
         }
     }
 }
