@@ -612,21 +612,22 @@ impl Hub {
     /// whose socket is lent, with up to `max` events (what it had queued,
     /// then its share of the pending runs, appended to `out`), and queues
     /// the share of the others, without waking anyone (see
-    /// [`SessionHandle::claim_with_pending`]). Returns each one's claim,
-    /// in order.
+    /// [`SessionHandle::claim_with_pending`]). Returns each one with its
+    /// claim, in order.
     pub(crate) fn claim_chunk(
         &self,
-        handles: &[Arc<SessionHandle>],
+        handles: impl IntoIterator<Item = Arc<SessionHandle>>,
         max: usize,
         out: &mut Vec<Arc<Prepared>>,
-    ) -> Vec<crate::writer::Claim> {
+    ) -> Vec<(Arc<SessionHandle>, crate::writer::Claim)> {
         let mut state = lock(&self.state);
         handles
-            .iter()
+            .into_iter()
             .map(|handle| {
-                handle.claim_with_pending(max, out, |to| {
-                    state.take_pending_to(handle, to);
-                })
+                let claim = handle.claim_with_pending(max, out, |to| {
+                    state.take_pending_to(&handle, to);
+                });
+                (handle, claim)
             })
             .collect()
     }

@@ -98,10 +98,11 @@ pub(crate) async fn run(
             let Some(inner) = node.upgrade() else { return };
             // Claimed for a writer with their share of the guilds' pending
             // runs, taken once per write.
-            let handles: Vec<_> = pump.wakes.drain(..chunk).collect();
             let mut events = Vec::new();
-            let claims = inner.hub.claim_chunk(&handles, BATCH, &mut events);
-            spawn_claimed(inner, handles.into_iter().zip(claims).collect(), events);
+            let claims = inner
+                .hub
+                .claim_chunk(pump.wakes.drain(..chunk), BATCH, &mut events);
+            spawn_claimed(inner, claims, events);
         }
         if !pump.wakes.is_empty() {
             tokio::task::yield_now().await;

@@ -185,9 +185,8 @@ impl<'a> LogBatch<'a> {
     /// Each session's runs in the order they were pushed: its ID, the
     /// number of the run's first payload, and the payloads.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, u64, &SharedRun)> {
-        self.sessions
-            .iter()
-            .map(|&(id, _, first, run)| (id, first, &self.runs[run]))
+        self.iter_with_handles()
+            .map(|(id, _, first, run)| (id, first, run))
     }
 
     /// [`iter`](Self::iter) with each session's log handle, where the

@@ -143,9 +143,9 @@ async fn queued(
                     continue;
                 };
                 let mut out = Vec::new();
-                let claims = hub.claim_chunk(&served, max, &mut out);
+                let claims = hub.claim_chunk(served, max, &mut out);
                 let mut taken = out.into_iter();
-                for (h, claim) in served.iter().zip(claims) {
+                for (h, claim) in &claims {
                     let crate::writer::Claim::Events(c) = claim else {
                         continue;
                     };
