@@ -15,7 +15,10 @@
 //! process is the client: it reads every connection with plain epoll (mio)
 //! on `--readers` threads and records publish-to-receipt latency (receipt:
 //! the kernel's receive time on the socket; the time of this process's
-//! read is reported too).
+//! read is reported too). The writer reports how long each connection
+//! went between two of its writes in the measured part of the run: a
+//! round-robin writer's latency is at most about that gap, so its spread
+//! is where the latency's tail comes from.
 //!
 //! No queue, no task, no lock, no replay log: the writer's only work is
 //! the kernel's. Its sweep time (every connection written once) and the
@@ -163,6 +166,8 @@ struct Conn {
     stream: TcpStream,
     next: u64,
     pending: Vec<u8>,
+    /// When it was last written.
+    written: Option<Instant>,
 }
 
 fn writer(args: &Args) {
@@ -178,6 +183,7 @@ fn writer(args: &Args) {
             stream,
             next: 0,
             pending: Vec::new(),
+            written: None,
         });
     }
     // The client says when to start publishing.
@@ -191,6 +197,7 @@ fn writer(args: &Args) {
     let period = args.period;
     let spread = args.spread;
     let contiguous = args.contiguous;
+    let warmup = args.warmup;
     let threads: Vec<_> = conns
         .into_iter()
         .map(|mut mine| {
@@ -198,6 +205,10 @@ fn writer(args: &Args) {
                 let mut ring: Vec<Vec<u8>> = vec![Vec::new(); RING];
                 let mut built = 0u64;
                 let mut swept = Instant::now();
+                // Time between a connection's consecutive writes in the
+                // measured part of the run, in 10 µs buckets.
+                let mut gaps = vec![0u64; 200_001];
+                let measure_from = start + Duration::from_secs(warmup);
                 // Events published by now, built once for all connections.
                 let publish = |ring: &mut Vec<Vec<u8>>, built: &mut u64| {
                     let ticks = (start.elapsed().as_nanos() / TICK.as_nanos()) as u64 + 1;
@@ -237,11 +248,19 @@ fn writer(args: &Args) {
                             assert!(published - c.next < RING as u64, "a reader fell behind");
                             write_to(c, &ring, published, contiguous);
                             wrote = true;
+                            let now = Instant::now();
+                            if let Some(last) = c.written.replace(now)
+                                && last >= measure_from
+                                && now <= start + run
+                            {
+                                let i = (now - last).as_micros() as usize / 10;
+                                gaps[i.min(200_000)] += 1;
+                            }
                         }
                     }
                     if !wrote {
                         if elapsed > run {
-                            return;
+                            return gaps;
                         }
                         let next = Duration::from_nanos(ticks * TICK.as_nanos() as u64);
                         std::thread::sleep(next.saturating_sub(start.elapsed()));
@@ -250,9 +269,21 @@ fn writer(args: &Args) {
             })
         })
         .collect();
+    let mut gaps = vec![0u64; 200_001];
     for t in threads {
-        t.join().unwrap();
+        for (g, v) in gaps.iter_mut().zip(t.join().unwrap()) {
+            *g += v;
+        }
     }
+    // The client reads this line (stdout) after the run.
+    let total = gaps.iter().sum();
+    println!(
+        "time between a connection's writes: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&gaps, total, 0.5),
+        percentile(&gaps, total, 0.99),
+        percentile(&gaps, total, 1.0)
+    );
+    std::io::stdout().flush().unwrap();
     // Stay until the client has read everything and ends this process.
     std::thread::sleep(Duration::from_secs(3600));
 }
@@ -427,9 +458,8 @@ fn client(args: &Args) {
         .unwrap();
     let pid = child.id();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut from_writer = std::io::BufReader::new(child.stdout.take().unwrap());
+    from_writer.read_line(&mut line).unwrap();
     let addr: SocketAddr = line.trim().parse().unwrap();
     let mut shares: Vec<Vec<Reader>> = (0..args.readers).map(|_| Vec::new()).collect();
     for i in 0..args.sessions {
@@ -495,6 +525,9 @@ fn client(args: &Args) {
         }
         count += s.count;
     }
+    // The writer's threads end once the run's last event is written.
+    let mut gaps = String::new();
+    from_writer.read_line(&mut gaps).unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let got = received.load(Ordering::Relaxed);
@@ -518,6 +551,7 @@ fn client(args: &Args) {
         percentile(&buckets, count, 0.5),
         percentile(&buckets, count, 0.99)
     );
+    print!("writer: {gaps}");
     println!(
         "latency publish -> read by this process: p50 {:.1} ms, p99 {:.1} ms",
         percentile(&read_buckets, count, 0.5),
