@@ -618,7 +618,7 @@ impl Hub {
         &self,
         handles: impl IntoIterator<Item = Arc<SessionHandle>>,
         max: usize,
-        out: &mut Vec<Arc<Prepared>>,
+        out: &mut crate::writer::ChunkEvents,
     ) -> Vec<(Arc<SessionHandle>, crate::writer::Claim)> {
         let mut state = lock(&self.state);
         handles

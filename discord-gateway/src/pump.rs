@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::gateway::Inner;
 use crate::hub::{SessionHandle, SubCommand};
-use crate::writer::{BATCH, spawn_claimed};
+use crate::writer::{BATCH, ChunkEvents, spawn_claimed};
 
 /// Pub/sub messages taken at once when they are already waiting.
 const PUMP_BATCH: usize = 16;
@@ -98,7 +98,7 @@ pub(crate) async fn run(
             let Some(inner) = node.upgrade() else { return };
             // Claimed for a writer with their share of the guilds' pending
             // runs, taken once per write.
-            let mut events = Vec::new();
+            let mut events = ChunkEvents::new();
             let claims = inner
                 .hub
                 .claim_chunk(pump.wakes.drain(..chunk), BATCH, &mut events);

@@ -25,6 +25,8 @@
 //! anyway, a session being written by one is skipped by the other, and the
 //! first writes what was queued meanwhile once it is done.
 
+mod events;
+
 use std::sync::Arc;
 
 use discord_proto::compression::Encoder;
@@ -35,6 +37,7 @@ use discord_store::LogBatch;
 
 use crate::hub::{Prepared, SessionHandle, lock};
 use crate::socket::{OutFrame, try_write_frames};
+pub(crate) use events::ChunkEvents;
 
 /// The most events written to one session in one `writev`.
 pub(crate) const BATCH: usize = 64;
@@ -112,7 +115,7 @@ impl Slot {
 pub(crate) fn spawn_claimed(
     inner: Arc<Inner>,
     claims: Vec<(Arc<SessionHandle>, Claim)>,
-    events: Vec<Arc<Prepared>>,
+    events: ChunkEvents,
 ) {
     if claims.is_empty() {
         return;
@@ -129,7 +132,7 @@ pub(crate) fn spawn_claimed(
 /// sessions ([`write_claims`]). Returns the sessions with more queued than
 /// one write took.
 async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
-    let mut events: Vec<Arc<Prepared>> = Vec::new();
+    let mut events = ChunkEvents::new();
     let claims = chunk
         .into_iter()
         .map(|handle| {
@@ -146,11 +149,11 @@ async fn write_chunk(inner: &Inner, chunk: Vec<Arc<SessionHandle>>) -> Vec<Arc<S
 /// claimed into one list (`events`, in the order of the claims) and are
 /// logged as one [`LogBatch`], in which sessions sent the same events
 /// share one run: a few allocations per chunk, and no per-event work per
-/// session.
+/// session. The frames borrow the events from the list.
 async fn write_claims(
     inner: &Inner,
     claims: Vec<(Arc<SessionHandle>, Claim)>,
-    events: Vec<Arc<Prepared>>,
+    events: ChunkEvents,
 ) -> Vec<Arc<SessionHandle>> {
     let mut again = Vec::new();
     // Each claimed session and what it claimed (its events are the next
@@ -171,16 +174,16 @@ async fn write_claims(
         return again;
     }
     let mut log = LogBatch::with_capacity(claimed.len());
-    let mut rest = &events[..];
+    let mut from = 0;
     let store = &*inner.stores.sessions;
     for (handle, c) in &claimed {
-        let (mine, after) = rest.split_at(c.count);
-        rest = after;
+        let mine = from..from + c.count;
+        from = mine.end;
         log.push_run_to(
             handle.session_id.as_str(),
             handle.log_handle(store),
             c.first,
-            mine.iter().map(|e| e.entry()),
+            events.get(mine).map(|e| e.entry()),
         );
     }
     if let Err(e) = inner
@@ -192,11 +195,12 @@ async fn write_claims(
         tracing::warn!("replay log append failed: {e}");
     }
     let mut frames = Vec::new();
-    let mut events = events.into_iter();
+    let mut from = 0;
     let mut writes = 0;
     for (handle, c) in claimed {
-        let count = c.count;
-        if handle.write_claimed(c, events.by_ref().take(count), &mut frames, &mut writes) {
+        let mine = from..from + c.count;
+        from = mine.end;
+        if handle.write_claimed(c, events.get(mine), &mut frames, &mut writes) {
             again.push(handle);
         }
     }
@@ -237,7 +241,7 @@ pub(crate) struct Claimed {
 impl SessionHandle {
     /// For a writer: claims up to `max` queued events of a lent session,
     /// appending them to `out`, and numbers them.
-    pub(crate) fn claim(&self, max: usize, out: &mut Vec<Arc<Prepared>>) -> Claim {
+    pub(crate) fn claim(&self, max: usize, out: &mut ChunkEvents) -> Claim {
         self.claim_with_pending(max, out, |_| {})
     }
 
@@ -252,8 +256,8 @@ impl SessionHandle {
     pub(crate) fn claim_with_pending(
         &self,
         max: usize,
-        out: &mut Vec<Arc<Prepared>>,
-        mut pending: impl FnMut(Option<&mut Vec<Arc<Prepared>>>),
+        out: &mut ChunkEvents,
+        mut pending: impl FnMut(Option<&mut ChunkEvents>),
     ) -> Claim {
         let mut slot = lock(&self.slot);
         if slot.owner != Owner::Lent || !matches!(slot.left, Left::Nothing) {
@@ -264,6 +268,7 @@ impl SessionHandle {
             pending(None);
             return if busy { Claim::Busy } else { Claim::NotLent };
         }
+        out.begin();
         let before = out.len();
         self.take_events(max, out);
         // A queue of `max` or more keeps the rest, and the share goes
@@ -313,11 +318,11 @@ impl SessionHandle {
     /// the writer's scratch list, left empty. Returns whether more events
     /// are queued than were claimed (the writer writes the session again).
     /// Adds the system calls it made to `writes`.
-    pub(crate) fn write_claimed(
+    pub(crate) fn write_claimed<'a>(
         &self,
         claimed: Claimed,
-        events: impl Iterator<Item = Arc<Prepared>>,
-        frames: &mut Vec<OutFrame>,
+        events: impl Iterator<Item = &'a Prepared>,
+        frames: &mut Vec<OutFrame<'a>>,
         writes: &mut u64,
     ) -> bool {
         let Claimed {
@@ -329,13 +334,17 @@ impl SessionHandle {
         frames.clear();
         let framed = match encoder.as_deref_mut() {
             None => {
-                frames.extend((first..).zip(events).map(|(seq, e)| dispatch_frame(seq, e)));
+                frames.extend(
+                    (first..)
+                        .zip(events)
+                        .map(|(seq, e)| dispatch_frame_borrowed(seq, e)),
+                );
                 true
             }
             Some(encoder) => (first..)
                 .zip(events)
                 .try_for_each(|(seq, e)| {
-                    frames.push(compressed_frame(encoder, seq, &e)?);
+                    frames.push(compressed_frame(encoder, seq, e)?);
                     Ok::<_, discord_proto::ProtoError>(())
                 })
                 .inspect_err(|e| tracing::warn!(conn = self.conn, "compression failed: {e}"))
@@ -461,7 +470,7 @@ pub(crate) fn compressed_frame(
     encoder: &mut Encoder,
     seq: u64,
     event: &Prepared,
-) -> Result<OutFrame, discord_proto::ProtoError> {
+) -> Result<OutFrame<'static>, discord_proto::ProtoError> {
     #[cfg(feature = "fanout-timing")]
     crate::timing::record(event.prepared_at.elapsed());
     let text = crate::frame::dispatch(event.name(), seq, event.data());
@@ -471,12 +480,20 @@ pub(crate) fn compressed_frame(
 /// The frame of a fanned-out event numbered `seq`: the event's data,
 /// shared with every session that receives it, between the dispatch head
 /// and this session's own tail (its sequence number and the event's name).
-pub(crate) fn dispatch_frame(seq: u64, event: Arc<Prepared>) -> OutFrame {
+pub(crate) fn dispatch_frame(seq: u64, event: Arc<Prepared>) -> OutFrame<'static> {
     #[cfg(feature = "fanout-timing")]
     crate::timing::record(event.prepared_at.elapsed());
     // The event moves into the frame: no reference count to touch (every
     // recipient shares the event's counter).
     OutFrame::dispatch(event, seq)
+}
+
+/// [`dispatch_frame`] for a writer, whose frames borrow the chunk's events
+/// ([`ChunkEvents`]).
+fn dispatch_frame_borrowed(seq: u64, event: &Prepared) -> OutFrame<'_> {
+    #[cfg(feature = "fanout-timing")]
+    crate::timing::record(event.prepared_at.elapsed());
+    OutFrame::dispatch_borrowed(event, seq)
 }
 
 #[cfg(test)]

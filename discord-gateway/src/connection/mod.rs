@@ -128,7 +128,7 @@ struct Conn {
     conn: u64,
     socket: Option<Socket>,
     /// Frames made since the last flush.
-    out: Vec<OutFrame>,
+    out: Vec<OutFrame<'static>>,
     /// Boxed: most connections have none, and the connection's state is
     /// its memory while it idles.
     encoder: Option<Box<Encoder>>,

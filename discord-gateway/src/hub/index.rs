@@ -17,6 +17,7 @@ use smallvec::SmallVec;
 
 use super::{Fanout, Prepared, SessionHandle};
 use crate::view::{GuildView, Seen};
+use crate::writer::ChunkEvents;
 
 /// foldhash for maps keyed by IDs the server made or checked.
 type Fast = foldhash::fast::RandomState;
@@ -57,11 +58,7 @@ impl GuildEntry {
     /// [`take_pending`](Self::take_pending), or with `out`, appends them
     /// there instead of queueing them (for a session a writer claims:
     /// `Hub::claim_chunk`) and returns `false`.
-    pub(super) fn take_pending_to(
-        &mut self,
-        at: usize,
-        out: Option<&mut Vec<Arc<Prepared>>>,
-    ) -> bool {
+    pub(super) fn take_pending_to(&mut self, at: usize, out: Option<&mut ChunkEvents>) -> bool {
         let head = self.head();
         let member = &mut self.sessions[at];
         member.flagged = false;
@@ -74,7 +71,7 @@ impl GuildEntry {
         let pending = self.pending.range_mut(from..);
         match out {
             Some(out) => {
-                share(pending, view, seen, handle, |v| out.push(v));
+                share(pending, view, seen, handle, |v| out.push_shared(v));
                 false
             }
             // Straight into the session's queue, under its lock: a
@@ -82,7 +79,9 @@ impl GuildEntry {
             // collected first outgrew a list kept on the stack, and was
             // allocated, grown and freed per session and write.
             None => handle.push_with(|queue| {
-                share(pending, view, seen, handle, |v| queue.push_back(v));
+                share(pending, view, seen, handle, |v| {
+                    queue.push_back(Arc::clone(v))
+                });
             }),
         }
     }
@@ -115,12 +114,12 @@ fn share<'p>(
     view: &mut GuildView,
     seen: &mut Seen,
     handle: &SessionHandle,
-    mut push: impl FnMut(Arc<Prepared>),
+    mut push: impl FnMut(&Arc<Prepared>),
 ) {
     for fan in pending {
         let visible = |ch| view.can_view_seen(handle.user_id, ch, seen);
         if let Some(v) = fan.view_for(handle, visible) {
-            push(Arc::clone(v));
+            push(v);
         }
     }
 }
@@ -183,7 +182,7 @@ impl State {
     pub(super) fn take_pending_to(
         &mut self,
         handle: &SessionHandle,
-        mut out: Option<&mut Vec<Arc<Prepared>>>,
+        mut out: Option<&mut ChunkEvents>,
     ) -> bool {
         let mut wake = false;
         for (guild, at) in handle.places().iter() {

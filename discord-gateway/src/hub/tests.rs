@@ -622,6 +622,47 @@ async fn a_run_nobody_has_the_intent_for_is_not_kept() {
     assert_eq!(b.names(), ["PRESENCE_UPDATE"]);
 }
 
+/// A chunk of lent sessions claimed with the same share of a run holds
+/// each event once (no counter raised per session); one with an event of
+/// its own queued first holds its share anew, and every claim lists its
+/// events in order.
+#[tokio::test]
+async fn a_chunk_sharing_a_run_holds_each_event_once() {
+    let (hub, _) = hub();
+    let mut probes = Vec::new();
+    for conn in 1..=4 {
+        let p = join(&hub, conn, conn, GUILD_MSGS, None, 1000).await;
+        lock(&p.handle.slot).owner = crate::writer::Owner::Lent;
+        probes.push(p);
+    }
+    let mut wakes = std::collections::VecDeque::new();
+    // By a user with no session here: every session gets the same view.
+    let run: Vec<_> = (0..3).map(|_| message(10, 9, &[])).collect();
+    hub.deliver_run(id(100), run, &mut wakes);
+    // The third session has an event queued before the run's share.
+    probes[2]
+        .handle
+        .queue(Arc::new(super::Prepared::new(99, "TYPING_START", "{}")));
+    let mut out = crate::writer::ChunkEvents::new();
+    let handles = probes.iter().map(|p| Arc::clone(&p.handle));
+    let claims = hub.claim_chunk(handles, crate::writer::BATCH, &mut out);
+    let counts: Vec<usize> = claims
+        .iter()
+        .map(|(_, c)| match c {
+            crate::writer::Claim::Events(c) => c.count,
+            _ => panic!("every session is lent with events"),
+        })
+        .collect();
+    assert_eq!(counts, [3, 3, 4, 3]);
+    let names: Vec<&str> = out.get(0..out.len()).map(|e| e.name()).collect();
+    let m = "MESSAGE_CREATE";
+    assert_eq!(names, [m, m, m, m, m, m, "TYPING_START", m, m, m, m, m, m]);
+    // The run's three events once for the first two and the last (which
+    // matches the third at no place, so holds them anew), plus the third
+    // session's own event and its share: 3 + 1 + 3 + 3.
+    assert_eq!(out.held(), 10);
+}
+
 /// Any stream of a guild's events, to any sessions, is queued the same as
 /// runs (as the pump groups them, with sessions served at any points in
 /// between) as one by one.

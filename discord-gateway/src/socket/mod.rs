@@ -316,7 +316,7 @@ impl Socket {
     }
 
     /// Writes `frames` in order, then drops them.
-    pub(crate) async fn write(&mut self, frames: &mut Vec<OutFrame>) -> std::io::Result<()> {
+    pub(crate) async fn write(&mut self, frames: &mut Vec<OutFrame<'_>>) -> std::io::Result<()> {
         // A pong not yet written goes first: frames never interleave.
         std::future::poll_fn(|cx| self.poll_control(cx)).await?;
         let layout = write::Layout::new(frames);
@@ -348,7 +348,7 @@ impl Socket {
 /// `Ok(Some(rest))`: the bytes not written (part of a frame, then whole
 /// ones), for the caller to write once the socket takes more.
 pub(crate) fn try_write_frames(
-    frames: &[OutFrame],
+    frames: &[OutFrame<'_>],
     mut writev: impl FnMut(&[IoSlice<'_>]) -> std::io::Result<usize>,
 ) -> std::io::Result<Option<Vec<u8>>> {
     let layout = write::Layout::new(frames);

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use super::{Claim, Left, dispatch_frame};
+use super::{ChunkEvents, Claim, Left, dispatch_frame};
 use crate::hub::{Prepared, SessionHandle};
 
 /// A connected pair: the server's end (shared, as a session's socket is)
@@ -54,13 +54,18 @@ fn event(id: u64, size: usize) -> Arc<Prepared> {
 /// Claims and writes what the session has queued, as a loop does, with
 /// the frames' sequence numbers; returns whether the write stalled.
 fn loop_write(handle: &SessionHandle) -> (Vec<u64>, bool) {
-    let mut events = Vec::new();
+    let mut events = ChunkEvents::new();
     let Claim::Events(claimed) = handle.claim(super::BATCH, &mut events) else {
         panic!("the session is lent and has events");
     };
     assert_eq!(claimed.count, events.len());
     let seqs = (claimed.first..).take(claimed.count).collect();
-    handle.write_claimed(claimed, events.into_iter(), &mut Vec::new(), &mut 0);
+    handle.write_claimed(
+        claimed,
+        events.get(0..events.len()),
+        &mut Vec::new(),
+        &mut 0,
+    );
     let stalled = handle.stalled();
     (seqs, stalled)
 }
@@ -134,7 +139,7 @@ async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
     assert_eq!(seqs, [6, 7, 8]);
     assert!(!stalled);
     assert!(matches!(
-        h.claim(super::BATCH, &mut Vec::new()),
+        h.claim(super::BATCH, &mut ChunkEvents::new()),
         Claim::Nothing
     ));
     let frames: Vec<Vec<u8>> = [(6, 1), (7, 2), (8, 3)]
@@ -160,7 +165,10 @@ async fn a_lent_socket_gets_the_queued_events_numbered_after_the_tasks_own() {
     assert!(h.take_back().await.is_none(), "taken back already");
     h.queue(event(4, 10));
     assert!(
-        matches!(h.claim(super::BATCH, &mut Vec::new()), Claim::NotLent),
+        matches!(
+            h.claim(super::BATCH, &mut ChunkEvents::new()),
+            Claim::NotLent
+        ),
         "loops leave a session to the task that holds it"
     );
 }
@@ -191,7 +199,10 @@ async fn a_write_the_socket_cannot_take_is_left_to_the_task_whole_and_in_order()
     let sent = fill_until_stalled(&h, |id| event(id, 4_000));
     h.queue(event(sent.len() as u64 + 1, 10));
     assert!(
-        matches!(h.claim(super::BATCH, &mut Vec::new()), Claim::NotLent),
+        matches!(
+            h.claim(super::BATCH, &mut ChunkEvents::new()),
+            Claim::NotLent
+        ),
         "no loop writes after an unfinished write"
     );
     // The task is told, and takes the rest.
@@ -219,14 +230,19 @@ async fn a_write_counts_its_system_calls() {
     for id in 1..=3 {
         h.queue(event(id, 10));
     }
-    let mut events = Vec::new();
+    let mut events = ChunkEvents::new();
     let Claim::Events(claimed) = h.claim(super::BATCH, &mut events) else {
         panic!("events claimed")
     };
     assert_eq!(claimed.count, 3, "three events claimed");
     // The count is added to what the writer has counted so far.
     let mut writes = 5;
-    h.write_claimed(claimed, events.into_iter(), &mut Vec::new(), &mut writes);
+    h.write_claimed(
+        claimed,
+        events.get(0..events.len()),
+        &mut Vec::new(),
+        &mut writes,
+    );
     assert_eq!(writes, 6, "three small frames go out in one call");
     assert!(!h.stalled());
     let got = read_exactly(&mut client, 1).await;
@@ -273,7 +289,7 @@ async fn the_task_finishes_a_stalled_write_once_the_client_reads() {
 async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
     let (h, _server, _client) = lent(0).await;
     h.queue(event(1, 10));
-    let mut events = Vec::new();
+    let mut events = ChunkEvents::new();
     let Claim::Events(claimed) = h.claim(super::BATCH, &mut events) else {
         panic!("events claimed")
     };
@@ -285,7 +301,12 @@ async fn taking_the_socket_back_waits_for_a_loop_that_is_writing_it() {
             .is_err(),
         "the task waits while the loop logs and writes"
     );
-    h.write_claimed(claimed, events.into_iter(), &mut Vec::new(), &mut 0);
+    h.write_claimed(
+        claimed,
+        events.get(0..events.len()),
+        &mut Vec::new(),
+        &mut 0,
+    );
     let back = tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("the loop's release wakes the task")

@@ -142,16 +142,17 @@ async fn queued(
                     hub.take_pending(&served);
                     continue;
                 };
-                let mut out = Vec::new();
+                let mut out = crate::writer::ChunkEvents::new();
                 let claims = hub.claim_chunk(served, max, &mut out);
-                let mut taken = out.into_iter();
+                let mut from = 0;
                 for (h, claim) in &claims {
                     let crate::writer::Claim::Events(c) = claim else {
                         continue;
                     };
                     let i = handles.iter().position(|x| Arc::ptr_eq(x, h)).unwrap();
                     assert!(c.count <= max, "a claim takes at most {max}");
-                    let events = taken.by_ref().take(c.count);
+                    let events = out.get(from..from + c.count);
+                    from += c.count;
                     written[i].extend(
                         events.map(|e| {
                             (e.name().to_owned(), serde_json::from_str(e.data()).unwrap())
@@ -160,7 +161,7 @@ async fn queued(
                     // Written: the socket is lent again.
                     lock(&h.slot).owner = crate::writer::Owner::Lent;
                 }
-                assert!(taken.next().is_none(), "every event taken is claimed");
+                assert_eq!(from, out.len(), "every event taken is claimed");
             }
             continue;
         }
