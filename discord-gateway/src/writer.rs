@@ -27,6 +27,7 @@
 
 mod events;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use discord_proto::compression::Encoder;
@@ -156,12 +157,18 @@ async fn write_claims(
     events: ChunkEvents,
 ) -> Vec<Arc<SessionHandle>> {
     let mut again = Vec::new();
-    // Each claimed session and what it claimed (its events are the next
-    // `count` of `events`).
-    let mut claimed: Vec<(Arc<SessionHandle>, Claimed)> = Vec::with_capacity(claims.len());
+    // Each claimed session, what it claimed, and where its events are in
+    // `events` (each claim's are the next `count`).
+    let mut claimed: Vec<(Arc<SessionHandle>, Claimed, Range<usize>)> =
+        Vec::with_capacity(claims.len());
+    let mut from = 0;
     for (handle, claim) in claims {
         match claim {
-            Claim::Events(c) => claimed.push((handle, c)),
+            Claim::Events(c) => {
+                let mine = from..from + c.count;
+                from = mine.end;
+                claimed.push((handle, c, mine));
+            }
             // Another writer has it, and writes what is queued next.
             Claim::Nothing | Claim::Busy => {}
             // (Every session of a guild is swept for a run, also one the
@@ -174,16 +181,13 @@ async fn write_claims(
         return again;
     }
     let mut log = LogBatch::with_capacity(claimed.len());
-    let mut from = 0;
     let store = &*inner.stores.sessions;
-    for (handle, c) in &claimed {
-        let mine = from..from + c.count;
-        from = mine.end;
+    for (handle, c, mine) in &claimed {
         log.push_run_to(
             handle.session_id.as_str(),
             handle.log_handle(store),
             c.first,
-            events.get(mine).map(|e| e.entry()),
+            events.get(mine.clone()).map(|e| e.entry()),
         );
     }
     if let Err(e) = inner
@@ -195,11 +199,8 @@ async fn write_claims(
         tracing::warn!("replay log append failed: {e}");
     }
     let mut frames = Vec::new();
-    let mut from = 0;
     let mut writes = 0;
-    for (handle, c) in claimed {
-        let mine = from..from + c.count;
-        from = mine.end;
+    for (handle, c, mine) in claimed {
         if handle.write_claimed(c, events.get(mine), &mut frames, &mut writes) {
             again.push(handle);
         }
