@@ -121,15 +121,33 @@ impl Client {
         loop {
             self.stream.readable().await?;
             let (buf, control) = (&mut self.buf[self.end..], &mut self.control);
-            match self
-                .stream
-                .try_io(Interest::READABLE, || stamped::recv(fd, buf, control))
-            {
+            let room = buf.len();
+            // A read that left room in the buffer drained the socket.
+            // tokio clears a socket's readiness only when the call it is
+            // given fails with `WouldBlock` (its own `poll_read` also
+            // clears it after such a short read), so the short read is
+            // kept aside and reported to tokio as `WouldBlock`: the next
+            // fill then waits for new data instead of asking the kernel
+            // again for nothing, one system call per read.
+            let mut drained = None;
+            match self.stream.try_io(Interest::READABLE, || {
+                let (n, stamp) = stamped::recv(fd, buf, control)?;
+                if n > 0 && n < room {
+                    drained = Some((n, stamp));
+                    return Err(std::io::ErrorKind::WouldBlock.into());
+                }
+                Ok((n, stamp))
+            }) {
                 Ok((n, stamp)) => {
                     self.end += n;
                     return Ok((n, stamp));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Some((n, stamp)) = drained {
+                        self.end += n;
+                        return Ok((n, stamp));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
